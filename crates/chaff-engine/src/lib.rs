@@ -1,0 +1,1 @@
+//! Chaff's engine.

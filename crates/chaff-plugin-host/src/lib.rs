@@ -1,0 +1,2 @@
+//! Chaff's plugin host.
+pub mod spec;
