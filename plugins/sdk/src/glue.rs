@@ -35,8 +35,8 @@ use service_world::exports::chaff::plugin::service as sw;
 use strategy_world::chaff::plugin::types as gt;
 use strategy_world::exports::chaff::plugin::strategy as gw;
 
-/// `chaff:plugin/host.log`, imported directly so that either world can call it without
-/// linking the other world's type information. Canonical ABI: enum as i32, string as (ptr, len).
+// `chaff:plugin/host.log`, imported directly so that either world can call it without
+// linking the other world's type information. Canonical ABI: enum as i32, string as (ptr, len).
 #[link(wasm_import_module = "chaff:plugin/host@0.1.0")]
 unsafe extern "C" {
     #[link_name = "log"]

@@ -1,0 +1,78 @@
+//! `ldap`: LDAP directory that records bind DNs and passwords.
+
+use chaff_plugin_sdk::prelude::*;
+
+pub struct Ldap;
+
+const SLUG: &str = "ldap";
+
+impl ServicePlugin for Ldap {
+    fn catalog() -> Vec<ServiceInfo> {
+        vec![
+            ServiceInfo::new(SLUG, "LDAP", "LDAP directory that records bind DNs and passwords.")
+                .tcp(389)
+                .tcp(636)
+                .image(SENSOR_IMAGE)
+                .capability("NET_BIND_SERVICE"),
+        ]
+    }
+
+    fn render(service: &str, decky: &Decky, _config: &Config) -> Result<Fragment, RenderError> {
+        if service != SLUG {
+            return Err(RenderError::unknown_service(service));
+        }
+        Ok(Fragment::sensor(SLUG).cap_add("NET_BIND_SERVICE").env("NODE_NAME", &decky.name))
+    }
+}
+
+chaff_plugin_sdk::export_service!(Ldap);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decky() -> Decky {
+        Decky {
+            name: "decky-01".into(),
+            hostname: "host01".into(),
+            ip: "192.168.1.10".into(),
+            distro: "debian".into(),
+            os_family: "linux".into(),
+            archetype: None,
+        }
+    }
+
+    #[test]
+    fn catalog_matches_reference() {
+        let [info] = &Ldap::catalog()[..] else { panic!("exactly one service") };
+        assert_eq!(info.slug, "ldap");
+        assert_eq!(
+            info.ports,
+            [
+                Port { number: 389, transport: Transport::Tcp },
+                Port { number: 636, transport: Transport::Tcp }
+            ]
+        );
+        assert!(info.fields.is_empty());
+        assert!(!info.fleet_singleton);
+        assert_eq!(info.images, [SENSOR_IMAGE]);
+        assert_eq!(info.capabilities, &["NET_BIND_SERVICE"]);
+    }
+
+    #[test]
+    fn render_sets_the_reference_env() {
+        let fragment = Ldap::render(SLUG, &decky(), &Config::default()).unwrap();
+        let fields = fragment.fields();
+        assert_eq!(fields["image"], SENSOR_IMAGE);
+        assert_eq!(fields["command"], json!([SLUG]));
+        assert_eq!(fields["environment"], json!({"NODE_NAME": "decky-01"}));
+        assert_eq!(fields.get("cap_add"), Some(&json!(["NET_BIND_SERVICE"])));
+    }
+
+    #[test]
+    fn render_refuses_other_services() {
+        let err = Ldap::render("ssh", &decky(), &Config::default()).unwrap_err();
+        assert_eq!(err, RenderError::unknown_service("ssh"));
+    }
+}

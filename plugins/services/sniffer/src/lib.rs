@@ -1,0 +1,80 @@
+//! `sniffer`: passive TLS fingerprinting (JA3/JA3S/JA4/JA4S/JA4L, certificates, session
+//! resumption). One instance serves the whole fleet, never one per decky. It listens on no
+//! port; it needs raw sockets to capture.
+
+use chaff_plugin_sdk::prelude::*;
+
+pub struct Sniffer;
+
+const SLUG: &str = "sniffer";
+const CAPABILITIES: [&str; 2] = ["NET_RAW", "NET_ADMIN"];
+
+impl ServicePlugin for Sniffer {
+    fn catalog() -> Vec<ServiceInfo> {
+        vec![
+            ServiceInfo::new(
+                SLUG,
+                "TLS sniffer",
+                "Fleet-wide passive TLS fingerprinting (JA3/JA4) of decky traffic.",
+            )
+            .fleet_singleton()
+            .image(SENSOR_IMAGE)
+            .capability(CAPABILITIES[0])
+            .capability(CAPABILITIES[1]),
+        ]
+    }
+
+    fn render(service: &str, decky: &Decky, _config: &Config) -> Result<Fragment, RenderError> {
+        if service != SLUG {
+            return Err(RenderError::unknown_service(service));
+        }
+        Ok(Fragment::sensor(SLUG)
+            .cap_add(CAPABILITIES[0])
+            .cap_add(CAPABILITIES[1])
+            .env("NODE_NAME", &decky.name))
+    }
+}
+
+chaff_plugin_sdk::export_service!(Sniffer);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decky() -> Decky {
+        Decky {
+            name: "decky-01".into(),
+            hostname: "host01".into(),
+            ip: "192.168.1.10".into(),
+            distro: "debian".into(),
+            os_family: "linux".into(),
+            archetype: None,
+        }
+    }
+
+    #[test]
+    fn catalog_is_a_portless_fleet_singleton() {
+        let [info] = &Sniffer::catalog()[..] else { panic!("exactly one service") };
+        assert_eq!(info.slug, "sniffer");
+        assert!(info.ports.is_empty());
+        assert!(info.fleet_singleton);
+        assert!(info.fields.is_empty());
+        assert_eq!(info.images, [SENSOR_IMAGE]);
+        assert_eq!(info.capabilities, ["NET_RAW", "NET_ADMIN"]);
+    }
+
+    #[test]
+    fn render_adds_the_capture_capabilities() {
+        let fragment = Sniffer::render(SLUG, &decky(), &Config::default()).unwrap();
+        assert_eq!(fragment.fields()["environment"], json!({"NODE_NAME": "decky-01"}));
+        assert_eq!(fragment.fields()["cap_add"], json!(["NET_RAW", "NET_ADMIN"]));
+        assert_eq!(fragment.fields()["cap_drop"], json!(["ALL"]));
+    }
+
+    #[test]
+    fn render_refuses_other_services() {
+        let err = Sniffer::render("ssh", &decky(), &Config::default()).unwrap_err();
+        assert_eq!(err, RenderError::unknown_service("ssh"));
+    }
+}
