@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what building and testing Chaff needs, idempotently: Debian packages, the
+# wasm32-wasip2 Rust target, and the Compose tool used to validate rendered projects.
+# Safe to run any number of times; does nothing when everything is present.
+set -euo pipefail
+
+APT_PACKAGES=(build-essential pkg-config docker-compose)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  echo "setup: adding the wasm32-wasip2 Rust target"
+  rustup target add wasm32-wasip2
+fi

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up what is missing, then run the whole test suite: the plugin workspace's own tests
+# (natively) and every test of the main workspace (real wasm plugins, real Compose tool).
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/setup.sh
+echo "== plugins/ (native unit tests of every plugin)"
+cargo test --locked --manifest-path plugins/Cargo.toml --workspace
+echo "== main workspace"
+cargo test --locked --workspace
