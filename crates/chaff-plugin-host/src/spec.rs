@@ -176,3 +176,12 @@ pub struct PlanStep {
     pub host: String,
     pub batch: u32,
 }
+
+impl std::fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StrategyKind::Mutate => "mutate",
+            StrategyKind::Deploy => "deploy",
+        })
+    }
+}
