@@ -97,8 +97,8 @@ fn one_decky_per_builtin_service() {
         ini.push_str(&format!("\n[{}]\nservices = {slug}\n", naming::service_container_name("d", &slug)));
     }
     let mut fleet = import(&ini);
-    // The fleet singleton cannot be listed in an INI; a decky that lists it anyway renders
-    // without it.
+    // A fleet singleton belongs in `fleet_services=`, not a decky's services; a decky that
+    // lists it anyway renders without it.
     fleet.deckies[0].services.push("sniffer".into());
     let project = render_fleet(&fleet, host()).unwrap_or_else(|e| panic!("{e}"));
     let services = project.document["services"].as_object().unwrap();
@@ -110,7 +110,8 @@ fn one_decky_per_builtin_service() {
     assert_compose_accepts(&project);
 }
 
-/// Every built-in service, a custom service, service sections, expansion and archetypes.
+/// Every built-in service (the sniffer fleet-wide), a custom service, service sections,
+/// expansion and archetypes.
 const EVERYTHING: &str = "\
 [general]
 name = everything
@@ -120,6 +121,7 @@ interface = eth0
 driver = ipvlan
 log_target = 192.168.77.10:514
 mutate_interval = 15
+fleet_services = sniffer
 
 [custom-wiki]
 binary = ghcr.io/example/wiki:2
@@ -204,13 +206,20 @@ amount = 4
 fn an_ini_using_every_builtin_service() {
     let fleet = import(EVERYTHING);
     let catalogue = Catalogue::from_plugins(host());
-    let used: std::collections::BTreeSet<&str> =
-        fleet.deckies.iter().flat_map(|d| d.services.iter().map(String::as_str)).collect();
-    for slug in catalogue.available() {
-        assert!(used.contains(slug.as_str()), "{slug} is not used");
+    let on_deckies = fleet.deckies.iter().flat_map(|d| d.services.iter().map(String::as_str));
+    let fleet_wide = fleet.fleet_services.iter().map(|s| s.slug.as_str());
+    let used: std::collections::BTreeSet<&str> = on_deckies.chain(fleet_wide).collect();
+    for spec in catalogue.specs() {
+        assert!(used.contains(spec.slug.as_str()), "{} is not used", spec.slug);
     }
     let project = render_fleet(&fleet, host()).unwrap_or_else(|e| panic!("{e}"));
     let services = &project.document["services"];
+    let sniffer = &services[naming::fleet_service_container_name("everything", "sniffer")];
+    assert_eq!(sniffer["container_name"], "everything-sniffer");
+    assert_eq!(sniffer["networks"]["chaff_everything"]["ipv4_address"], "192.168.77.253", "top free address");
+    assert_eq!(sniffer["labels"]["io.chaff.role"], "fleet-service");
+    assert_eq!(sniffer["cap_add"], serde_json::json!(["NET_RAW", "NET_ADMIN"]));
+    assert_eq!(sniffer["environment"]["NODE_NAME"], "everything-sniffer");
     assert_eq!(services["files-wiki"]["image"], "ghcr.io/example/wiki:2");
     assert_eq!(services["mail-smtp-relay"]["container_name"], "mail-smtp-relay");
     assert_eq!(project.document["networks"]["chaff_everything"]["driver_opts"]["ipvlan_mode"], "l2");

@@ -39,10 +39,20 @@ impl CliError {
 
     pub fn from_render(config: &Path, error: RenderError) -> Self {
         let message = format!("{}: {error}", config.display());
+        // Exhaustive on purpose: a new kind of render failure must choose its exit code.
         match error {
-            RenderError::Plugin { .. } | RenderError::Policy { .. } => CliError::Plugin(message),
+            RenderError::Plugin { .. } | RenderError::Policy { .. } | RenderError::FleetServicePlugin { .. } => {
+                CliError::Plugin(message)
+            }
             RenderError::Yaml(_) => CliError::Internal(message),
-            _ => CliError::InvalidInput(message),
+            RenderError::Model(_)
+            | RenderError::Catalogue(_)
+            | RenderError::UnknownService { .. }
+            | RenderError::InvalidConfig { .. }
+            | RenderError::UnknownFleetService { .. }
+            | RenderError::NotAFleetService { .. }
+            | RenderError::FleetServiceConfig { .. }
+            | RenderError::ContainerNameClash { .. } => CliError::InvalidInput(message),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! IPv4 addressing inside a fleet subnet: which addresses a decky may use, and handing out
-//! free ones in order.
+//! free ones in order (deckies from the bottom of the subnet, fleet services from the top).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -58,12 +58,14 @@ pub fn check_decky_address(subnet: Ipv4Net, gateway: Ipv4Addr, ip: Ipv4Addr) -> 
     if ip == gateway { Err(AddressProblem::Gateway) } else { Ok(()) }
 }
 
-/// The host addresses of a subnet in ascending order, minus the gateway and every address
-/// already taken. Addresses it yields are marked taken, so it never yields one twice.
+/// The host addresses of a subnet, minus the gateway and every address already taken:
+/// ascending from the front (`next`), descending from the back (`next_back`). Addresses it
+/// yields are marked taken, so it never yields one twice, whichever end they come from.
 #[derive(Clone, Debug)]
 pub struct FreeAddresses {
+    /// Lowest candidate not yet looked at.
     next: u32,
-    /// Inclusive; `next > last` means exhausted.
+    /// Highest candidate not yet looked at (inclusive); `next > last` means exhausted.
     last: u32,
     taken: HashSet<Ipv4Addr>,
 }
@@ -96,6 +98,20 @@ impl Iterator for FreeAddresses {
     }
 }
 
+impl DoubleEndedIterator for FreeAddresses {
+    fn next_back(&mut self) -> Option<Ipv4Addr> {
+        while self.next <= self.last {
+            let candidate = Ipv4Addr::from(self.last);
+            // `last >= next >= 1` here (the network address is never a candidate): no underflow.
+            self.last -= 1;
+            if self.taken.insert(candidate) {
+                return Some(candidate);
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +129,21 @@ mod tests {
         let free: Vec<_> =
             FreeAddresses::new(net("10.0.0.0/29"), ip("10.0.0.1"), [ip("10.0.0.3"), ip("10.0.0.9")]).collect();
         assert_eq!(free, [ip("10.0.0.2"), ip("10.0.0.4"), ip("10.0.0.5"), ip("10.0.0.6")]);
+    }
+
+    #[test]
+    fn free_addresses_from_both_ends_never_meet_twice() {
+        let mut free = FreeAddresses::new(net("10.0.0.0/29"), ip("10.0.0.1"), [ip("10.0.0.6"), ip("10.0.0.3")]);
+        assert_eq!(free.next_back(), Some(ip("10.0.0.5")), "the broadcast and taken .6 are skipped");
+        assert_eq!(free.next(), Some(ip("10.0.0.2")));
+        assert_eq!(free.next_back(), Some(ip("10.0.0.4")));
+        assert_eq!(free.next(), None);
+        assert_eq!(free.next_back(), None);
+        let top_down: Vec<_> = FreeAddresses::new(net("10.0.0.0/30"), ip("10.0.0.1"), []).rev().collect();
+        assert_eq!(top_down, [ip("10.0.0.2")]);
+        assert_eq!(FreeAddresses::new(net("10.0.0.0/31"), ip("10.0.0.0"), []).next_back(), None);
+        let last = FreeAddresses::new(net("255.255.255.248/29"), ip("255.255.255.249"), []).next_back();
+        assert_eq!(last, Some(ip("255.255.255.254")));
     }
 
     #[test]

@@ -145,6 +145,17 @@ impl Catalogue {
     pub fn is_available(&self, slug: &str) -> bool {
         self.spec(slug).is_some_and(|s| !s.fleet_singleton)
     }
+
+    /// Sorted slugs of the fleet singletons: the services a fleet can run once, fleet-wide
+    /// (`[general] fleet_services=`), and no decky can run.
+    pub fn fleet_singletons(&self) -> Vec<String> {
+        self.specs().filter(|s| s.fleet_singleton).map(|s| s.slug.clone()).collect()
+    }
+
+    /// Whether `slug` is a fleet singleton.
+    pub fn is_fleet_singleton(&self, slug: &str) -> bool {
+        self.spec(slug).is_some_and(|s| s.fleet_singleton)
+    }
 }
 
 fn container_suffix(slug: &str) -> String {
@@ -199,6 +210,9 @@ pub(crate) mod tests {
         assert!(catalogue.contains("sniffer"));
         assert!(!catalogue.is_available("sniffer"));
         assert!(catalogue.is_available("web-app"));
+        assert_eq!(catalogue.fleet_singletons(), ["sniffer"]);
+        assert!(catalogue.is_fleet_singleton("sniffer"));
+        assert!(!catalogue.is_fleet_singleton("ssh") && !catalogue.is_fleet_singleton("gopher"));
     }
 
     #[test]

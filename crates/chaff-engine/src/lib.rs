@@ -21,5 +21,5 @@ pub use fastrand;
 
 pub use catalogue::{Catalogue, ServicePlugins};
 pub use ini::{ImportOptions, IniError, export_ini, import_ini};
-pub use model::{CustomService, Decky, Fleet, Network, NetworkDriver};
+pub use model::{CustomService, Decky, Fleet, FleetService, Network, NetworkDriver};
 pub use render::{ComposeProject, RenderError, render_fleet};

@@ -32,6 +32,12 @@ pub struct Fleet {
     pub deckies: Vec<Decky>,
     /// Bring-your-own services: plain images the deckies of this fleet may list in `services`.
     pub custom_services: Vec<CustomService>,
+    /// Services that run once for the whole fleet (fleet singletons, like the sniffer), each
+    /// in its own container on the fleet network. Slugs unique; addresses unique among
+    /// themselves and the deckies'. Whether a slug is a fleet singleton depends on the
+    /// installed plugins, so rendering checks that, not [`Fleet::check`].
+    #[serde(default)]
+    pub fleet_services: Vec<FleetService>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +108,18 @@ pub struct CustomService {
     pub ports: Vec<u16>,
 }
 
+/// A fleet service: one container of a fleet-singleton service on the fleet network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetService {
+    /// A service slug (`^[a-z0-9_]{1,32}$`).
+    pub slug: String,
+    /// The container's own fixed address: a host address of the fleet subnet, not the
+    /// gateway. Fixed so Docker's dynamic allocation can never hand it a decky's address;
+    /// the INI importer takes it from the top of the free addresses, leaving the bottom to
+    /// deckies.
+    pub ip: Ipv4Addr,
+}
+
 impl Fleet {
     pub fn decky(&self, name: &str) -> Option<&Decky> {
         self.deckies.iter().find(|d| d.name == name)
@@ -135,7 +153,7 @@ impl Fleet {
                 });
             }
         }
-        Ok(())
+        check_fleet_services(&self.fleet_services, &self.network, &ips)
     }
 }
 
@@ -181,6 +199,15 @@ pub enum ModelError {
     CustomServiceImage(String),
     #[error("custom service '{0}': port 0 is not a port")]
     CustomServicePort(String),
+    #[error("fleet service '{0}' must be a service slug (1-32 characters of a-z, 0-9 and '_')")]
+    FleetServiceSlug(String),
+    #[error("fleet service '{0}' is listed twice")]
+    DuplicateFleetService(String),
+    #[error("fleet service '{service}': ip {ip} {problem}")]
+    FleetServiceAddress { service: String, ip: Ipv4Addr, problem: AddressProblem },
+    /// `other` says whose address it is: `decky 'web'` or `fleet service 'sniffer'`.
+    #[error("fleet service '{service}': ip {ip} is already used by {other}")]
+    FleetServiceDuplicateAddress { service: String, ip: Ipv4Addr, other: String },
 }
 
 fn check_network(network: &Network) -> Result<(), ModelError> {
@@ -218,6 +245,37 @@ fn check_custom_services(services: &[CustomService]) -> Result<(), ModelError> {
         if service.ports.contains(&0) {
             return Err(ModelError::CustomServicePort(service.name.clone()));
         }
+    }
+    Ok(())
+}
+
+/// Slugs well-formed and unique; addresses host addresses of the subnet, not the gateway,
+/// and neither a decky's (`decky_ips`, address → decky name) nor another fleet service's.
+fn check_fleet_services(
+    services: &[FleetService],
+    network: &Network,
+    decky_ips: &HashMap<Ipv4Addr, &str>,
+) -> Result<(), ModelError> {
+    let mut slugs = HashSet::new();
+    let mut owners: HashMap<Ipv4Addr, &str> = HashMap::new();
+    for service in services {
+        let slug = || service.slug.clone();
+        if !chaff_plugin_host::catalog::is_service_slug(&service.slug) {
+            return Err(ModelError::FleetServiceSlug(slug()));
+        }
+        if !slugs.insert(service.slug.as_str()) {
+            return Err(ModelError::DuplicateFleetService(slug()));
+        }
+        addressing::check_decky_address(network.subnet, network.gateway, service.ip)
+            .map_err(|problem| ModelError::FleetServiceAddress { service: slug(), ip: service.ip, problem })?;
+        let other = if let Some(decky) = decky_ips.get(&service.ip) {
+            format!("decky '{decky}'")
+        } else if let Some(other) = owners.insert(service.ip, &service.slug) {
+            format!("fleet service '{other}'")
+        } else {
+            continue;
+        };
+        return Err(ModelError::FleetServiceDuplicateAddress { service: slug(), ip: service.ip, other });
     }
     Ok(())
 }
@@ -278,7 +336,12 @@ pub(crate) mod tests {
                 last_mutated: 0,
             }],
             custom_services: vec![],
+            fleet_services: vec![],
         }
+    }
+
+    fn sniffer(ip: &str) -> FleetService {
+        FleetService { slug: "sniffer".into(), ip: ip.parse().unwrap() }
     }
 
     #[test]
@@ -290,6 +353,48 @@ pub(crate) mod tests {
         assert!(json.contains(r#""subnet":"10.9.0.0/24""#), "{json}");
         let back: Fleet = serde_json::from_str(&json).unwrap();
         assert_eq!(back, fleet);
+    }
+
+    #[test]
+    fn fleets_stored_before_fleet_services_still_load() {
+        let mut json = serde_json::to_value(sample_fleet()).unwrap();
+        json.as_object_mut().unwrap().remove("fleet_services");
+        let back: Fleet = serde_json::from_value(json).unwrap();
+        assert_eq!(back, sample_fleet());
+    }
+
+    #[test]
+    fn check_reports_each_broken_fleet_service() {
+        let mut fleet = sample_fleet();
+        fleet.fleet_services.push(sniffer("10.9.0.254"));
+        fleet.check().unwrap();
+        assert_eq!(
+            check_err(|f| f.fleet_services = vec![sniffer("10.9.0.254"), sniffer("10.9.0.253")]),
+            "fleet service 'sniffer' is listed twice"
+        );
+        assert_eq!(
+            check_err(|f| f.fleet_services = vec![FleetService { slug: "tls-sniffer".into(), ip: "10.9.0.9".parse().unwrap() }]),
+            "fleet service 'tls-sniffer' must be a service slug (1-32 characters of a-z, 0-9 and '_')"
+        );
+        assert_eq!(
+            check_err(|f| f.fleet_services = vec![sniffer("10.9.0.1")]),
+            "fleet service 'sniffer': ip 10.9.0.1 is the gateway"
+        );
+        assert_eq!(
+            check_err(|f| f.fleet_services = vec![sniffer("10.9.1.5")]),
+            "fleet service 'sniffer': ip 10.9.1.5 is outside the subnet 10.9.0.0/24"
+        );
+        assert_eq!(
+            check_err(|f| f.fleet_services = vec![sniffer("10.9.0.2")]),
+            "fleet service 'sniffer': ip 10.9.0.2 is already used by decky 'decky-01'"
+        );
+        assert_eq!(
+            check_err(|f| {
+                let other = FleetService { slug: "tap".into(), ip: "10.9.0.200".parse().unwrap() };
+                f.fleet_services = vec![other, sniffer("10.9.0.200")];
+            }),
+            "fleet service 'sniffer': ip 10.9.0.200 is already used by fleet service 'tap'"
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@ pub mod labels {
     pub const FLEET: &str = "io.chaff.fleet";
     pub const DECKY: &str = "io.chaff.decky";
     pub const SERVICE: &str = "io.chaff.service";
-    /// `base` for a decky's base container, `service` for a service container.
+    /// `base` for a decky's base container, `service` for a service container,
+    /// `fleet-service` for the container of a fleet service.
     pub const ROLE: &str = "io.chaff.role";
     /// Always `"true"`: the resource is Chaff's to create and remove.
     pub const MANAGED: &str = "io.chaff.managed";
@@ -53,6 +54,14 @@ pub fn service_container_name(decky: &str, slug: &str) -> String {
     format!("{decky}-{}", slug.replace('_', "-"))
 }
 
+/// The container (and compose key) of fleet service `slug` of `fleet`: `<fleet>-<slug>` with
+/// every `_` of the slug turned into `-` (`lab-sniffer`), the same rule as for a decky's
+/// service containers. It can clash with a decky's container names (a decky named
+/// `lab-sniffer`); rendering refuses a fleet where it does.
+pub fn fleet_service_container_name(fleet: &str, slug: &str) -> String {
+    format!("{fleet}-{}", slug.replace('_', "-"))
+}
+
 /// The Docker network of a fleet.
 pub fn network_name(fleet: &str) -> String {
     format!("chaff_{fleet}")
@@ -94,6 +103,8 @@ mod tests {
         assert_eq!(service_container_name("decky-01", "docker_api"), "decky-01-docker-api");
         assert_eq!(service_container_name("decky-01", "smtp_relay"), "decky-01-smtp-relay");
         assert_eq!(base_container_name("decky-01"), "decky-01");
+        assert_eq!(fleet_service_container_name("lab", "sniffer"), "lab-sniffer");
+        assert_eq!(fleet_service_container_name("lab", "tls_sniffer"), "lab-tls-sniffer");
         assert_eq!(network_name("lab"), "chaff_lab");
         assert_eq!(project_name("lab"), "chaff-lab");
     }

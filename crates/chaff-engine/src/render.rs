@@ -9,13 +9,19 @@
 //!   spelling is `container:<decky>`): the plugin's policy-checked fragment plus everything
 //!   the host owns (identity, namespace, restart, labels, log rotation, hardening, caps).
 //!
-//! Fleet singletons (services that run once per fleet, like a sniffer) are not rendered at
-//! all: they have no per-decky form, and running them fleet-wide is not part of this project.
-//! They are skipped, as the original skipped them.
+//! Then, per fleet service (`Fleet::fleet_services`, in order), one **fleet service
+//! container** `naming::fleet_service_container_name(fleet, slug)` on the fleet network at the
+//! service's own fixed address, with the same host-owned keys as a service container but
+//! `networks` instead of a shared namespace. Its plugin renders it for a stand-in decky (see
+//! [`fleet_service_context`]).
+//!
+//! A fleet singleton listed in a decky's `services` is skipped there (the original skipped
+//! it too): fleet singletons run only as fleet services.
 //!
 //! Output is deterministic: the same fleet and plugins give the same bytes.
 
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 
 use chaff_plugin_host::spec::{DeckyContext, ServiceConfig, ServiceSpec};
 use chaff_plugin_host::{ConfigError, PolicyViolation};
@@ -23,7 +29,7 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
 use crate::catalogue::{Catalogue, CatalogueError, ServiceOrigin, ServicePlugins};
-use crate::model::{CustomService, Decky, Fleet, ModelError, NetworkDriver};
+use crate::model::{CustomService, Decky, Fleet, FleetService, ModelError, NetworkDriver};
 use crate::naming::{self, labels};
 use crate::os_family;
 
@@ -48,8 +54,14 @@ pub const NO_NEW_PRIVILEGES: &str = "no-new-privileges:true";
 /// Capability the base keeps so the decky's network stack can be tuned from inside.
 pub const BASE_CAPABILITY: &str = "NET_ADMIN";
 
+/// The distro a fleet service's plugin is told it runs on (fleet services are no decky).
+pub const FLEET_SERVICE_DISTRO: &str = "debian";
+/// The OS family a fleet service's plugin is told it runs on.
+pub const FLEET_SERVICE_OS_FAMILY: &str = "linux";
+
 /// Fragment keys that cannot coexist with a shared network namespace; dropped. (The policy
-/// already refuses the other networking keys.)
+/// already refuses the other networking keys.) Dropped from fleet services too: they are
+/// reached at their own address, never through ports published on the Docker host.
 const NAMESPACE_CONFLICTS: &[&str] = &["ports", "expose"];
 
 /// A rendered compose project. `document` has `services`, `networks` and, when a fragment
@@ -88,6 +100,15 @@ pub enum RenderError {
     Plugin { decky: String, service: String, source: Box<dyn std::error::Error + Send + Sync> },
     #[error("decky '{decky}', service '{service}': fragment refused: {source}")]
     Policy { decky: String, service: String, source: PolicyViolation },
+    #[error("fleet service '{service}' is not an installed service")]
+    UnknownFleetService { service: String },
+    #[error("fleet service '{service}' runs on deckies, not once per fleet")]
+    NotAFleetService { service: String },
+    /// `source.field` names the configuration field.
+    #[error("fleet service '{service}': {source}")]
+    FleetServiceConfig { service: String, source: ConfigError },
+    #[error("fleet service '{service}': plugin failed: {source}")]
+    FleetServicePlugin { service: String, source: Box<dyn std::error::Error + Send + Sync> },
     #[error("container name '{name}' would be used twice (by {first} and by {second})")]
     ContainerNameClash { name: String, first: String, second: String },
     #[error("cannot write YAML: {0}")]
@@ -117,9 +138,18 @@ pub fn render_fleet<P: ServicePlugins>(fleet: &Fleet, plugins: &P) -> Result<Com
             let name = naming::service_container_name(&decky.name, slug);
             claim_name(&mut owners, &name, || format!("service {slug} of decky '{}'", decky.name))?;
             let fragment = fragment(&catalogue, plugins, decky, spec)?;
-            let container = ServiceContainer { fleet, decky, spec, name: &name };
+            let container = ServiceContainer { fleet, spec, name: &name, attachment: Attachment::Decky(decky) };
             services.insert(name.clone(), container.finish(fragment, &mut volumes));
         }
+    }
+    for service in &fleet.fleet_services {
+        let spec = fleet_service_spec(&catalogue, service)?;
+        let name = naming::fleet_service_container_name(&fleet.name, &service.slug);
+        claim_name(&mut owners, &name, || format!("fleet service {}", service.slug))?;
+        let fragment = fleet_service_fragment(plugins, spec, &name, service.ip)?;
+        let attachment = Attachment::Fleet { network: &network, ip: service.ip };
+        let container = ServiceContainer { fleet, spec, name: &name, attachment };
+        services.insert(name.clone(), container.finish(fragment, &mut volumes));
     }
     let mut document = Map::new();
     document.insert("services".into(), Value::Object(services));
@@ -152,6 +182,47 @@ fn decky_context(decky: &Decky) -> DeckyContext {
         os_family: decky.os_family.clone(),
         archetype: decky.archetype.clone(),
     }
+}
+
+/// What the plugin of a fleet service is told about "its decky": there is none, so a stand-in
+/// named after the container (name and hostname both the container name), at the service's
+/// own address, on [`FLEET_SERVICE_DISTRO`] / [`FLEET_SERVICE_OS_FAMILY`], with no archetype.
+pub fn fleet_service_context(container_name: &str, ip: Ipv4Addr) -> DeckyContext {
+    DeckyContext {
+        name: container_name.to_owned(),
+        hostname: container_name.to_owned(),
+        ip: ip.to_string(),
+        distro: FLEET_SERVICE_DISTRO.to_owned(),
+        os_family: FLEET_SERVICE_OS_FAMILY.to_owned(),
+        archetype: None,
+    }
+}
+
+/// The spec of fleet service `service`: it must be an installed fleet singleton.
+fn fleet_service_spec<'c>(catalogue: &'c Catalogue, service: &FleetService) -> Result<&'c ServiceSpec, RenderError> {
+    match catalogue.spec(&service.slug) {
+        Some(spec) if spec.fleet_singleton => Ok(spec),
+        Some(_) => Err(RenderError::NotAFleetService { service: service.slug.clone() }),
+        None => Err(RenderError::UnknownFleetService { service: service.slug.clone() }),
+    }
+}
+
+/// The policy-checked fragment of fleet service `spec`, running with its defaults (fleet
+/// services have no stored configuration). Fleet singletons always come from plugins: a
+/// custom service is never one.
+fn fleet_service_fragment<P: ServicePlugins>(
+    plugins: &P,
+    spec: &ServiceSpec,
+    container_name: &str,
+    ip: Ipv4Addr,
+) -> Result<Map<String, Value>, RenderError> {
+    let service = || spec.slug.clone();
+    let config = chaff_plugin_host::validate_config(spec, &IndexMap::new())
+        .map_err(|source| RenderError::FleetServiceConfig { service: service(), source })?;
+    let context = fleet_service_context(container_name, ip);
+    plugins
+        .render_fragment(&spec.slug, &context, &config)
+        .map_err(|source| RenderError::FleetServicePlugin { service: service(), source: Box::new(source) })
 }
 
 fn logging() -> Value {
@@ -243,10 +314,27 @@ fn custom_fragment(custom: &CustomService) -> Value {
 /// One service container being assembled from its fragment.
 struct ServiceContainer<'a> {
     fleet: &'a Fleet,
-    decky: &'a Decky,
     spec: &'a ServiceSpec,
     /// Container name and compose key.
     name: &'a str,
+    attachment: Attachment<'a>,
+}
+
+/// Whom a service container serves, which decides its identity and its networking.
+enum Attachment<'a> {
+    /// A decky's service: it joins the decky's base container's network namespace.
+    Decky(&'a Decky),
+    /// A fleet service: its own container on the fleet network `network`, at `ip`.
+    Fleet { network: &'a str, ip: Ipv4Addr },
+}
+
+impl<'a> Attachment<'a> {
+    fn decky(&self) -> Option<&'a Decky> {
+        match self {
+            Attachment::Decky(decky) => Some(decky),
+            Attachment::Fleet { .. } => None,
+        }
+    }
 }
 
 impl ServiceContainer<'_> {
@@ -257,15 +345,22 @@ impl ServiceContainer<'_> {
         container.insert("container_name".into(), json!(self.name));
         for (key, value) in fragment {
             if NAMESPACE_CONFLICTS.contains(&key.as_str()) {
-                tracing::debug!(container = %self.name, key = %key, "dropping a key the shared namespace forbids");
+                tracing::debug!(container = %self.name, key = %key, "dropping a key service containers may not set");
                 continue;
             }
             container.insert(key, value);
         }
         self.set_environment(&mut container);
         self.namespace_volumes(&mut container, volumes);
-        container.insert("network_mode".into(), json!(format!("service:{}", self.decky.name)));
-        container.insert("depends_on".into(), json!([self.decky.name]));
+        match &self.attachment {
+            Attachment::Decky(decky) => {
+                container.insert("network_mode".into(), json!(format!("service:{}", decky.name)));
+                container.insert("depends_on".into(), json!([decky.name]));
+            }
+            Attachment::Fleet { network, ip } => {
+                container.insert("networks".into(), json!({ *network: { "ipv4_address": ip.to_string() } }));
+            }
+        }
         container.insert("restart".into(), json!(RESTART_POLICY));
         self.set_labels(&mut container);
         container.insert("logging".into(), logging());
@@ -278,8 +373,9 @@ impl ServiceContainer<'_> {
         Value::Object(container)
     }
 
-    /// `environment` as a map (a `KEY=VALUE` list is converted) with NODE_NAME, HOSTNAME and,
-    /// when the fleet has one, LOG_TARGET set by the host.
+    /// `environment` as a map (a `KEY=VALUE` list is converted) with NODE_NAME, HOSTNAME (the
+    /// decky's; a fleet service's container name for both) and, when the fleet has one,
+    /// LOG_TARGET set by the host.
     fn set_environment(&self, container: &mut Map<String, Value>) {
         let mut environment = match container.remove("environment") {
             Some(Value::Object(map)) => map,
@@ -291,8 +387,12 @@ impl ServiceContainer<'_> {
                 .collect(),
             _ => Map::new(),
         };
-        environment.insert("NODE_NAME".into(), json!(self.decky.name));
-        environment.insert("HOSTNAME".into(), json!(self.decky.hostname));
+        let (node, hostname) = match self.attachment.decky() {
+            Some(decky) => (decky.name.as_str(), decky.hostname.as_str()),
+            None => (self.name, self.name),
+        };
+        environment.insert("NODE_NAME".into(), json!(node));
+        environment.insert("HOSTNAME".into(), json!(hostname));
         // The original never passed its log target to services (its quirk 11.2).
         if let Some(target) = &self.fleet.log_target {
             environment.insert("LOG_TARGET".into(), json!(target));
@@ -312,9 +412,15 @@ impl ServiceContainer<'_> {
             _ => Map::new(),
         };
         labels.insert(labels::FLEET.into(), json!(self.fleet.name));
-        labels.insert(labels::DECKY.into(), json!(self.decky.name));
+        let role = match self.attachment.decky() {
+            Some(decky) => {
+                labels.insert(labels::DECKY.into(), json!(decky.name));
+                "service"
+            }
+            None => "fleet-service",
+        };
         labels.insert(labels::SERVICE.into(), json!(self.spec.slug));
-        labels.insert(labels::ROLE.into(), json!("service"));
+        labels.insert(labels::ROLE.into(), json!(role));
         labels.insert(labels::MANAGED.into(), json!("true"));
         container.insert("labels".into(), Value::Object(labels));
     }
@@ -330,12 +436,13 @@ impl ServiceContainer<'_> {
                 _ => None,
             };
             if let Some(volume) = renamed {
-                let labels = json!({
-                    labels::FLEET: self.fleet.name,
-                    labels::DECKY: self.decky.name,
-                    labels::SERVICE: self.spec.slug,
-                    labels::MANAGED: "true",
-                });
+                let mut labels = Map::new();
+                labels.insert(labels::FLEET.into(), json!(self.fleet.name));
+                if let Some(decky) = self.attachment.decky() {
+                    labels.insert(labels::DECKY.into(), json!(decky.name));
+                }
+                labels.insert(labels::SERVICE.into(), json!(self.spec.slug));
+                labels.insert(labels::MANAGED.into(), json!("true"));
                 volumes.insert(volume.clone(), json!({ "name": volume, "labels": labels }));
             }
         }

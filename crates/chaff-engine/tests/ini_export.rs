@@ -22,6 +22,7 @@ gw = 192.168.40.254
 interface = eth1
 log_target = 192.168.40.10:514
 mutate_interval = 20
+fleet_services = sniffer
 
 [custom-wiki]
 binary = ghcr.io/example/wiki:2
@@ -63,6 +64,8 @@ amount = 2
 #[test]
 fn export_then_import_gives_the_same_fleet() {
     let fleet = import(RICH, 7);
+    // The gateway is .254, so the sniffer gets the next address down.
+    assert_eq!(fleet.fleet_services[0].ip.to_string(), "192.168.40.253");
     let text = export_ini(&fleet, &common::catalogue()).unwrap();
     // A different seed: nothing random is left once exported.
     let back = import(&text, 12345);
@@ -82,6 +85,7 @@ fn export_shape() {
         text.contains("\n[custom-wiki]\nbinary = ghcr.io/example/wiki:2\nexec = wiki --port 8080\nports = 8080\n"),
         "{text}"
     );
+    assert!(text.contains("\nmutate_interval = 20\nfleet_services = sniffer\n"), "{text}");
     assert!(text.contains("\n[ws-02]\nip = 192.168.40.2\nhostname = "), "{text}");
     assert!(text.contains("\narchetype = windows-workstation\nservices = smb,rdp\nnmap_os = windows\n"), "{text}");
     assert!(text.contains("\n[ws-01.rdp]\nnla = true\n"), "{text}");
@@ -133,5 +137,20 @@ fn textarea_values_that_look_base64_survive() {
     assert_eq!(
         back.deckies[0].service_config["http"].get("custom_body"),
         Some(&ConfigValue::Text("b64:literally".into()))
+    );
+}
+
+#[test]
+fn fleet_services_at_addresses_import_would_not_give_are_refused() {
+    let mut fleet = import("[general]\nfleet_services = sniffer\n[d]\nservices = ssh\n", 1);
+    assert_eq!(fleet.fleet_services[0].ip.to_string(), "10.200.0.254");
+    // Where import put it, it round-trips.
+    let text = export_ini(&fleet, &common::catalogue()).unwrap();
+    assert_eq!(import(&text, 2), fleet);
+    fleet.fleet_services[0].ip = "10.200.0.100".parse().unwrap();
+    assert_eq!(
+        export_ini(&fleet, &common::catalogue()).unwrap_err().to_string(),
+        "cannot export fleet service 'sniffer': INI cannot set a fleet service's address, and import would give \
+         it another one (the highest address left free)"
     );
 }

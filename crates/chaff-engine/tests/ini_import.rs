@@ -215,8 +215,8 @@ fn decky_key_errors() {
 #[test]
 fn unknown_services_list_like_python() {
     assert_eq!(
-        error("[general]\n[decky-01]\nservices = ssh, telnetd, sniffer\n"),
-        "line 3: Unknown service(s) in [decky-01]: ['telnetd', 'sniffer']. Available: ['conpot', 'docker_api', \
+        error("[general]\n[decky-01]\nservices = ssh, telnetd, gopher\n"),
+        "line 3: Unknown service(s) in [decky-01]: ['telnetd', 'gopher']. Available: ['conpot', 'docker_api', \
          'ftp', 'http', 'imap', 'k8s', 'ldap', 'llmnr', 'mqtt', 'mysql', 'pop3', 'postgres', 'rdp', 'redis', \
          'sip', 'smb', 'smtp', 'snmp', 'ssh', 'telnet']"
     );
@@ -345,6 +345,94 @@ fn running_out_of_addresses() {
     let text = "[general]\nnet = 10.7.0.0/29\n[web]\nservices = http\namount = 6\n";
     assert_eq!(error(text), "line 3: Not enough free IPs in 10.7.0.0/29 while assigning IP for 'web-06'.");
     import("[general]\nnet = 10.7.0.0/29\n[web]\nservices = http\namount = 5\n");
+}
+
+// --- fleet services ----------------------------------------------------------------------
+
+#[test]
+fn fleet_services_take_the_top_of_the_pool() {
+    let text = "[general]\nnet = 10.7.0.0/24\nfleet_services = sniffer\n[web]\nservices = http\namount = 3\n";
+    let fleet = import(text);
+    assert_eq!(fleet.fleet_services.len(), 1);
+    assert_eq!(fleet.fleet_services[0].slug, "sniffer");
+    assert_eq!(fleet.fleet_services[0].ip, ip("10.7.0.254"));
+    let without = import("[general]\nnet = 10.7.0.0/24\n[web]\nservices = http\namount = 3\n");
+    assert_eq!(ips(&fleet), ips(&without), "deckies keep the low addresses");
+    assert_eq!(ips(&fleet), ["10.7.0.2", "10.7.0.3", "10.7.0.4"]);
+    assert!(without.fleet_services.is_empty());
+}
+
+#[test]
+fn fleet_service_addresses_skip_gateway_reserved_and_explicit_ones() {
+    let text = "[general]\nnet = 10.7.0.0/24\ngw = 10.7.0.254\nfleet-services = sniffer\n\
+                [a]\nservices = ssh\nip = 10.7.0.253\n[b]\nservices = ssh\n";
+    let fleet = import_with(text, &common::catalogue(), &[ip("10.7.0.252")], 1).unwrap();
+    assert_eq!(fleet.fleet_services[0].ip, ip("10.7.0.251"));
+    assert_eq!(ips(&fleet), ["10.7.0.253", "10.7.0.1"]);
+}
+
+#[test]
+fn several_fleet_services_take_addresses_downwards_in_order() {
+    let mut catalogue_specs = common::specs();
+    let mut tap = catalogue_specs.iter().find(|s| s.slug == "sniffer").unwrap().clone();
+    tap.slug = "tap".into();
+    catalogue_specs.push(tap);
+    let catalogue = Catalogue::new(catalogue_specs);
+    let text = "[general]\nnet = 10.7.0.0/24\nfleet_services = tap, sniffer\n[d]\nservices = ssh\n";
+    let fleet = import_with(text, &catalogue, &[], 1).unwrap();
+    let got: Vec<(&str, String)> = fleet.fleet_services.iter().map(|s| (s.slug.as_str(), s.ip.to_string())).collect();
+    assert_eq!(got, [("tap", "10.7.0.254".to_string()), ("sniffer", "10.7.0.253".to_string())]);
+}
+
+#[test]
+fn running_out_of_addresses_names_the_fleet_service() {
+    // A /29 has 6 hosts: the gateway, 5 deckies, and no room for the sniffer.
+    let text = "[general]\nnet = 10.7.0.0/29\nfleet_services = sniffer\n[web]\nservices = http\namount = 5\n";
+    assert_eq!(
+        error(text),
+        "line 3: Not enough free IPs in 10.7.0.0/29 while assigning IP for fleet service 'sniffer'."
+    );
+    let fleet = import("[general]\nnet = 10.7.0.0/29\nfleet_services = sniffer\n[web]\nservices = http\namount = 4\n");
+    assert_eq!(fleet.fleet_services[0].ip, ip("10.7.0.6"));
+}
+
+#[test]
+fn fleet_services_errors() {
+    assert_eq!(
+        error("[general]\nfleet_services = sniffer, gopher, telnetd\n[d]\nservices = ssh\n"),
+        "line 2: Unknown fleet service(s) in [general]: ['gopher', 'telnetd']. Available: ['sniffer']"
+    );
+    assert_eq!(
+        error("[general]\nfleet_services = sniffer, ssh\n[d]\nservices = ssh\n"),
+        "line 2: [general] fleet_services= lists 'ssh', which runs on deckies, not once per fleet: \
+         list it in a decky's services= instead"
+    );
+    assert_eq!(
+        error("[general]\nfleet_services = wiki\n[custom-wiki]\nbinary = wiki:1\n[d]\nservices = ssh\n"),
+        "line 2: [general] fleet_services= lists 'wiki', which runs on deckies, not once per fleet: \
+         list it in a decky's services= instead"
+    );
+    assert_eq!(
+        error("[general]\nfleet_services = sniffer, sniffer\n[d]\nservices = ssh\n"),
+        "line 2: [general] fleet_services= lists 'sniffer' twice"
+    );
+    assert!(import("[general]\nfleet_services = , \n[d]\nservices = ssh\n").fleet_services.is_empty());
+}
+
+#[test]
+fn a_decky_listing_a_fleet_singleton_is_told_where_it_belongs() {
+    assert_eq!(
+        error("[general]\n[web]\nservices = ssh, sniffer\namount = 2\n"),
+        "line 3: [web] service 'sniffer' runs once per fleet, not on a decky: remove it here and \
+         enable it with fleet_services = sniffer in [general]"
+    );
+    // Unknown services are reported first, with the original's message.
+    assert_eq!(
+        error("[d]\nservices = sniffer, gopher\n"),
+        "line 2: Unknown service(s) in [d]: ['gopher']. Available: ['conpot', 'docker_api', 'ftp', 'http', \
+         'imap', 'k8s', 'ldap', 'llmnr', 'mqtt', 'mysql', 'pop3', 'postgres', 'rdp', 'redis', 'sip', 'smb', \
+         'smtp', 'snmp', 'ssh', 'telnet']"
+    );
 }
 
 // --- services, archetypes, distros -------------------------------------------------------

@@ -44,7 +44,8 @@ fn import(text: &str) -> Fleet {
     import_ini(text, &common::catalogue(), &options, &mut fastrand::Rng::with_seed(3)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// SMALL_FLEET, with the fleet singleton `sniffer` added to `gw` (an INI cannot list it).
+/// SMALL_FLEET, with the fleet singleton `sniffer` added to `gw`'s services (an INI refuses
+/// that: it belongs in `fleet_services=`), which rendering skips.
 fn small_fleet() -> Fleet {
     let mut fleet = import(SMALL_FLEET);
     fleet.deckies[0].services.push("sniffer".into());
@@ -233,4 +234,120 @@ fn named_volumes_are_namespaced_per_container_and_declared() {
     let volumes: Vec<&str> = project.document["volumes"].as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(volumes, ["a-ssh-spool", "a-ssh-data", "b-ssh-spool", "b-ssh-data"]);
     assert_eq!(project.document["volumes"]["b-ssh-data"]["labels"]["io.chaff.decky"], "b");
+}
+
+/// SMALL_FLEET with the sniffer enabled fleet-wide.
+fn small_fleet_with_sniffer() -> Fleet {
+    import(&SMALL_FLEET.replace("interface = eth0\n", "interface = eth0\nfleet_services = sniffer\n"))
+}
+
+#[test]
+fn a_fleet_service_is_one_container_on_the_fleet_network() {
+    let mut fleet = small_fleet_with_sniffer();
+    fleet.log_target = Some("10.20.0.9:514".into());
+    assert_eq!(fleet.fleet_services[0].ip.to_string(), "10.20.0.254");
+    let project = render_fleet(&fleet, &FakePlugins::new()).unwrap();
+    let services = project.document["services"].as_object().unwrap();
+    let keys: Vec<&str> = services.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["gw", "gw-ssh", "gw-docker-api", "win", "win-rdp", "win-wiki", "lab-sniffer"]);
+    let sniffer = &services["lab-sniffer"];
+    assert_eq!(sniffer["container_name"], "lab-sniffer");
+    assert_eq!(sniffer["image"], "chaff-sensor:0.1");
+    assert_eq!(sniffer["command"], json!(["sniffer"]));
+    assert_eq!(sniffer["networks"], json!({ "chaff_lab": { "ipv4_address": "10.20.0.254" } }));
+    assert_eq!(sniffer.get("network_mode"), None);
+    assert_eq!(sniffer.get("depends_on"), None);
+    assert_eq!(
+        sniffer["labels"],
+        json!({
+            "io.chaff.fleet": "lab",
+            "io.chaff.service": "sniffer",
+            "io.chaff.role": "fleet-service",
+            "io.chaff.managed": "true",
+        })
+    );
+    assert_eq!(sniffer["environment"]["NODE_NAME"], "lab-sniffer");
+    assert_eq!(sniffer["environment"]["HOSTNAME"], "lab-sniffer");
+    assert_eq!(sniffer["environment"]["LOG_TARGET"], "10.20.0.9:514");
+    assert_eq!(sniffer["environment"]["SENSOR_DISTRO"], "debian");
+    assert_eq!(sniffer["restart"], "unless-stopped");
+    assert_eq!(sniffer["logging"]["options"]["max-size"], "10m");
+    assert_eq!(sniffer["security_opt"], json!(["no-new-privileges:true"]));
+    assert_eq!(sniffer["read_only"], true);
+    assert_eq!(sniffer["mem_limit"], "256m");
+    assert_eq!(sniffer["pids_limit"], 256);
+}
+
+#[test]
+fn fleet_services_only_add_their_container() {
+    let with = render_fleet(&small_fleet_with_sniffer(), &FakePlugins::new()).unwrap();
+    let without = render_fleet(&import(SMALL_FLEET), &FakePlugins::new()).unwrap();
+    let mut trimmed = with.document.clone();
+    trimmed["services"].as_object_mut().unwrap().shift_remove("lab-sniffer");
+    assert_eq!(trimmed, without.document);
+}
+
+#[test]
+fn the_plugin_of_a_fleet_service_renders_for_a_stand_in_decky() {
+    struct Recording(FakePlugins, std::cell::RefCell<Vec<chaff_plugin_host::spec::DeckyContext>>);
+    impl chaff_engine::ServicePlugins for Recording {
+        type Error = common::FakeError;
+        fn service_specs(&self) -> Vec<chaff_plugin_host::spec::ServiceSpec> {
+            self.0.service_specs()
+        }
+        fn render_fragment(
+            &self,
+            slug: &str,
+            decky: &chaff_plugin_host::spec::DeckyContext,
+            config: &ServiceConfig,
+        ) -> Result<serde_json::Map<String, Value>, common::FakeError> {
+            if slug == "sniffer" {
+                self.1.borrow_mut().push(decky.clone());
+            }
+            self.0.render_fragment(slug, decky, config)
+        }
+    }
+    let plugins = Recording(FakePlugins::new(), Default::default());
+    render_fleet(&small_fleet_with_sniffer(), &plugins).unwrap();
+    let seen = plugins.1.into_inner();
+    assert_eq!(
+        seen,
+        [chaff_plugin_host::spec::DeckyContext {
+            name: "lab-sniffer".into(),
+            hostname: "lab-sniffer".into(),
+            ip: "10.20.0.254".into(),
+            distro: "debian".into(),
+            os_family: "linux".into(),
+            archetype: None,
+        }]
+    );
+}
+
+#[test]
+fn fleet_service_render_errors() {
+    let fleet = import("[general]\nfleet_services = sniffer\n[d]\nservices = ssh\n[lab-sniffer]\nservices = ftp\n");
+    assert_eq!(
+        render_fleet(&fleet, &FakePlugins::new()).unwrap_err().to_string(),
+        "container name 'lab-sniffer' would be used twice (by decky 'lab-sniffer' and by fleet service sniffer)"
+    );
+
+    let mut fleet = import("[general]\nfleet_services = sniffer\n[d]\nservices = ssh\n");
+    let mut plugins = FakePlugins::new();
+    plugins.specs.retain(|s| s.slug != "sniffer");
+    assert_eq!(
+        render_fleet(&fleet, &plugins).unwrap_err().to_string(),
+        "fleet service 'sniffer' is not an installed service"
+    );
+
+    fleet.fleet_services[0].slug = "ftp".into();
+    assert_eq!(
+        render_fleet(&fleet, &FakePlugins::new()).unwrap_err().to_string(),
+        "fleet service 'ftp' runs on deckies, not once per fleet"
+    );
+
+    fleet.fleet_services[0].ip = fleet.deckies[0].ip;
+    assert_eq!(
+        render_fleet(&fleet, &FakePlugins::new()).unwrap_err().to_string(),
+        "invalid fleet: fleet service 'ftp': ip 10.200.0.2 is already used by decky 'd'"
+    );
 }

@@ -1,12 +1,15 @@
 //! [`Fleet`] → INI text that [`super::import_ini`] turns back into the same fleet (given the
 //! same catalogue and `now`): every decky is written with its explicit `ip`, `hostname`,
-//! `distro`, `services` and `nmap_os`, so nothing is left to chance on re-import.
+//! `distro`, `services` and `nmap_os`, so nothing is left to chance on re-import. Fleet
+//! services are written as `fleet_services=` without addresses: import derives them (the
+//! highest free addresses), and export refuses a fleet whose fleet services sit elsewhere.
 
 use std::fmt::Write as _;
 
 use base64::Engine as _;
 use chaff_plugin_host::spec::{ConfigValue, FieldKind, ServiceConfig};
 
+use crate::addressing::FreeAddresses;
 use crate::catalogue::Catalogue;
 use crate::model::{CustomService, Decky, Fleet, ModelError};
 
@@ -57,6 +60,30 @@ fn write_general(out: &mut String, fleet: &Fleet) -> Result<(), ExportError> {
     }
     if let Some(minutes) = fleet.mutate_interval {
         line(out, "mutate_interval", &minutes.to_string());
+    }
+    if !fleet.fleet_services.is_empty() {
+        check_fleet_service_addresses(fleet)?;
+        let slugs: Vec<&str> = fleet.fleet_services.iter().map(|s| s.slug.as_str()).collect();
+        line(out, "fleet_services", &slugs.join(","));
+    }
+    Ok(())
+}
+
+/// INI cannot give a fleet service an address: import hands each, in order, the highest
+/// address left free by the gateway and the deckies (all explicit in exported text). A fleet
+/// whose fleet services sit elsewhere would come back changed, so it is refused.
+fn check_fleet_service_addresses(fleet: &Fleet) -> Result<(), ExportError> {
+    let network = &fleet.network;
+    let mut derived =
+        FreeAddresses::new(network.subnet, network.gateway, fleet.deckies.iter().map(|d| d.ip)).rev();
+    for service in &fleet.fleet_services {
+        if derived.next() != Some(service.ip) {
+            return Err(ExportError::Unrepresentable {
+                place: format!("fleet service '{}'", service.slug),
+                reason: "INI cannot set a fleet service's address, and import would give it another one \
+                         (the highest address left free)",
+            });
+        }
     }
     Ok(())
 }

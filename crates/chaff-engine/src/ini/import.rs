@@ -14,7 +14,7 @@ use crate::addressing::{self, FreeAddresses};
 use crate::archetypes::{self, Archetype};
 use crate::catalogue::Catalogue;
 use crate::distros::{self, DISTROS, Distro};
-use crate::model::{CustomService, Decky, Fleet, Network, NetworkDriver};
+use crate::model::{CustomService, Decky, Fleet, FleetService, Network, NetworkDriver};
 use crate::naming::{self, NAME_RULE};
 use crate::os_family::{self, DEFAULT_OS_FAMILY};
 
@@ -59,6 +59,7 @@ pub fn import_ini(
     let sections = classify(&document.sections, catalogue);
     let general = read_general(sections.general, options.default_fleet_name)?;
     let (custom_services, catalogue) = read_custom_services(&sections.custom, catalogue)?;
+    let fleet_slugs = check_fleet_services(general.fleet_services, &catalogue)?;
     let specs = read_decky_sections(&sections.deckies)?;
     if specs.is_empty() {
         return Err(IniError::whole("INI must contain at least one decky section"));
@@ -81,6 +82,9 @@ pub fn import_ini(
             deckies.push(decky);
         }
     }
+    // After the deckies, from the other end of the same pool: deckies get the addresses they
+    // would get without fleet services, and running out names the fleet service.
+    let fleet_services = allocate_fleet_services(fleet_slugs, &mut builder.free_ips, general.network.subnet)?;
 
     let fleet = Fleet {
         name: general.name,
@@ -89,6 +93,7 @@ pub fn import_ini(
         mutate_interval: general.mutate_interval,
         deckies,
         custom_services,
+        fleet_services,
     };
     // Everything above enforces the model's invariants with located messages; this is the
     // backstop that keeps an importer bug from producing an invalid fleet.
@@ -195,14 +200,27 @@ fn warn_unused_keys(section: &Section, known: &[&str]) {
 // ---------------------------------------------------------------------------------------------
 // [general]
 
-const GENERAL_KEYS: &[&str] =
-    &["name", "net", "gw", "interface", "driver", "log_target", "log-target", "mutate_interval", "mutate-interval"];
+const GENERAL_KEYS: &[&str] = &[
+    "name",
+    "net",
+    "gw",
+    "interface",
+    "driver",
+    "log_target",
+    "log-target",
+    "mutate_interval",
+    "mutate-interval",
+    "fleet_services",
+    "fleet-services",
+];
 
 struct General {
     name: String,
     network: Network,
     log_target: Option<String>,
     mutate_interval: Option<u32>,
+    /// `fleet_services=` as written (not yet checked against the catalogue), with its line.
+    fleet_services: Option<(Vec<String>, usize)>,
 }
 
 fn read_general(section: Option<&Section>, default_name: &str) -> Result<General, IniError> {
@@ -214,6 +232,7 @@ fn read_general(section: Option<&Section>, default_name: &str) -> Result<General
             network: Network { driver: NetworkDriver::Bridge, subnet, gateway, parent: None },
             log_target: None,
             mutate_interval: None,
+            fleet_services: None,
         });
     };
     warn_unused_keys(section, GENERAL_KEYS);
@@ -229,6 +248,7 @@ fn read_general(section: Option<&Section>, default_name: &str) -> Result<General
         network: read_network(section)?,
         log_target: value(section, &["log_target", "log-target"]).map(|(t, _)| t.to_owned()),
         mutate_interval: mutate_interval(section)?,
+        fleet_services: read_list(section, &["fleet_services", "fleet-services"])?,
     })
 }
 
@@ -500,15 +520,21 @@ fn read_hostname(section: &Section) -> Result<Option<(String, usize)>, IniError>
 
 /// `services=` as a list: items trimmed, empty items skipped; an empty list counts as absent.
 fn read_services(section: &Section) -> Result<Option<(Vec<String>, usize)>, IniError> {
-    let Some((raw, line)) = value(section, &["services"]) else { return Ok(None) };
-    let mut services: Vec<String> = Vec::new();
+    read_list(section, &["services"])
+}
+
+/// The comma list of the first of `keys` that is set (errors name `keys[0]`): items trimmed,
+/// empty items skipped, none twice; an empty list counts as absent.
+fn read_list(section: &Section, keys: &[&str]) -> Result<Option<(Vec<String>, usize)>, IniError> {
+    let Some((raw, line)) = value(section, keys) else { return Ok(None) };
+    let mut items: Vec<String> = Vec::new();
     for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if services.iter().any(|s| s == item) {
-            return Err(IniError::at(line, format!("[{}] services= lists '{item}' twice", section.name)));
+        if items.iter().any(|s| s == item) {
+            return Err(IniError::at(line, format!("[{}] {}= lists '{item}' twice", section.name, keys[0])));
         }
-        services.push(item.to_owned());
+        items.push(item.to_owned());
     }
-    Ok((!services.is_empty()).then_some((services, line)))
+    Ok((!items.is_empty()).then_some((items, line)))
 }
 
 fn read_archetype(section: &Section) -> Result<Option<(&'static Archetype, usize)>, IniError> {
@@ -553,9 +579,64 @@ fn check_explicit_ips(specs: &[DeckySpec<'_>], network: &Network, reserved: &[Ip
 }
 
 /// The automatic pool: subnet hosts in order, minus gateway, reserved and explicit IPs.
+/// Deckies take from the bottom, fleet services from the top.
 fn free_addresses(network: &Network, reserved: &[Ipv4Addr], specs: &[DeckySpec<'_>]) -> FreeAddresses {
     let explicit = specs.iter().filter_map(|s| s.ip.map(|(ip, _)| ip));
     FreeAddresses::new(network.subnet, network.gateway, reserved.iter().copied().chain(explicit))
+}
+
+/// Each fleet service gets the highest address still free, in the order listed.
+fn allocate_fleet_services(
+    slugs: Option<(Vec<String>, usize)>,
+    free_ips: &mut FreeAddresses,
+    subnet: Ipv4Net,
+) -> Result<Vec<FleetService>, IniError> {
+    let Some((slugs, line)) = slugs else { return Ok(Vec::new()) };
+    let mut services = Vec::with_capacity(slugs.len());
+    for slug in slugs {
+        let ip = free_ips.next_back().ok_or_else(|| {
+            IniError::at(
+                line,
+                format!("Not enough free IPs in {subnet} while assigning IP for fleet service '{slug}'."),
+            )
+        })?;
+        tracing::debug!(service = %slug, %ip, "fleet service address");
+        services.push(FleetService { slug, ip });
+    }
+    Ok(services)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fleet services
+
+/// `fleet_services=` (if written) checked against `catalogue`: every item a fleet singleton.
+/// Returns the list and its line, unchanged.
+fn check_fleet_services(
+    listed: Option<(Vec<String>, usize)>,
+    catalogue: &Catalogue,
+) -> Result<Option<(Vec<String>, usize)>, IniError> {
+    let Some((slugs, line)) = listed else { return Ok(None) };
+    let unknown: Vec<&str> = slugs.iter().map(String::as_str).filter(|s| !catalogue.contains(s)).collect();
+    if !unknown.is_empty() {
+        return Err(IniError::at(
+            line,
+            format!(
+                "Unknown fleet service(s) in [general]: {}. Available: {}",
+                python_list(unknown.iter().copied()),
+                python_list(catalogue.fleet_singletons().iter().map(String::as_str)),
+            ),
+        ));
+    }
+    if let Some(per_decky) = slugs.iter().find(|s| !catalogue.is_fleet_singleton(s)) {
+        return Err(IniError::at(
+            line,
+            format!(
+                "[general] fleet_services= lists '{per_decky}', which runs on deckies, not once per fleet: \
+                 list it in a decky's services= instead"
+            ),
+        ));
+    }
+    Ok(Some((slugs, line)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,19 +692,28 @@ impl DeckyBuilder<'_, '_> {
             (None, Some((archetype, line))) => (archetype.services.iter().map(|s| s.to_string()).collect(), line),
             (None, None) => return self.random_services(spec, name),
         };
-        let unknown: Vec<&str> =
-            services.iter().map(String::as_str).filter(|s| !self.catalogue.is_available(s)).collect();
-        if unknown.is_empty() {
-            return Ok(services);
+        let unknown: Vec<&str> = services.iter().map(String::as_str).filter(|s| !self.catalogue.contains(s)).collect();
+        if !unknown.is_empty() {
+            return Err(IniError::at(
+                line,
+                format!(
+                    "Unknown service(s) in [{name}]: {}. Available: {}",
+                    python_list(unknown.iter().copied()),
+                    python_list(self.catalogue.available().iter().map(String::as_str)),
+                ),
+            ));
         }
-        Err(IniError::at(
-            line,
-            format!(
-                "Unknown service(s) in [{name}]: {}. Available: {}",
-                python_list(unknown.iter().copied()),
-                python_list(self.catalogue.available().iter().map(String::as_str)),
-            ),
-        ))
+        if let Some(singleton) = services.iter().find(|s| self.catalogue.is_fleet_singleton(s)) {
+            return Err(IniError::at(
+                line,
+                format!(
+                    "[{}] service '{singleton}' runs once per fleet, not on a decky: remove it here and \
+                     enable it with fleet_services = {singleton} in [general]",
+                    spec.section.name
+                ),
+            ));
+        }
+        Ok(services)
     }
 
     fn random_services(&mut self, spec: &DeckySpec<'_>, name: &str) -> Result<Vec<String>, IniError> {

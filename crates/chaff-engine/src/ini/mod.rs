@@ -6,7 +6,9 @@
 //!
 //! * `[general]` — `net` (subnet, CIDR), `gw` (gateway), `interface` (host interface for
 //!   macvlan/ipvlan), and Chaff's own: `name` (fleet name), `driver` (`bridge`, `macvlan`,
-//!   `ipvlan`), `log_target`, `mutate_interval` (the original ignored the last one here).
+//!   `ipvlan`), `log_target`, `mutate_interval` (the original ignored the last one here),
+//!   `fleet_services` (comma list of fleet singletons, like `sniffer`, to run once for the
+//!   whole fleet; each gets the highest free address of the subnet).
 //! * `[<decky>]` — `ip`, `services` (comma list), `archetype`, `nmap_os` / `nmap-os`,
 //!   `mutate_interval` / `mutate-interval`, `amount` (1..=100, expands to `<decky>-01`...), and
 //!   Chaff's own: `distro`, `hostname`.
