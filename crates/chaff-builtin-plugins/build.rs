@@ -29,7 +29,7 @@ fn main() {
     let plugins_dir = crate_dir.join("../../plugins").canonicalize().expect("plugins/ exists");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
-    for watched in ["wit", "sdk", "Cargo.toml", "Cargo.lock"] {
+    for watched in ["wit", "sdk", "Cargo.toml", "Cargo.lock", ".cargo"] {
         println!("cargo:rerun-if-changed={}", plugins_dir.join(watched).display());
     }
     for (group, _) in GROUPS {

@@ -8,7 +8,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances: the resolution of every time budget.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -17,6 +17,28 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// artifacts are only valid for the wasmtime that wrote them, so cache files carry it in
 /// their name. A test keeps it in step with `Cargo.lock`.
 pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// Bytes at the start of each pooled memory kept resident between calls and reset by copying
+/// instead of being returned to the kernel. A plugin call touches a few pages near the start
+/// of its memory (stack, data, the first heap pages); faulting those in and `madvise`-ing them
+/// away again on every call was the largest cost of a call.
+pub const POOL_KEEP_RESIDENT_BYTES: usize = 128 << 10;
+
+/// Plugin calls that can be in flight at once across the process. Instances come from a pool
+/// of pre-reserved slots (instantiating from a slot is a few microseconds; mapping fresh
+/// memory for every call was most of a call's cost); a call beyond this waits for no one and
+/// fails to instantiate, so it is far above any real concurrency (the runner's parallelism).
+pub const CONCURRENT_CALL_SLOTS: u32 = 256;
+
+/// Core instances, memories and tables one plugin instance may hold. A Rust component is one
+/// core module with one memory plus a few small shim modules with tables.
+const CORE_INSTANCES_PER_CALL: u32 = 16;
+const MEMORIES_PER_CALL: u32 = 2;
+const TABLES_PER_CALL: u32 = 16;
+
+/// The largest linear memory the pool can give one plugin. Per-call caps ([`crate::Limits`])
+/// are enforced below this by the store's limiter; this is only the slot size.
+pub const POOL_MAX_MEMORY_BYTES: usize = 256 << 20;
 
 static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
 
@@ -28,6 +50,7 @@ pub fn engine() -> Result<&'static Engine, String> {
 fn create() -> Result<Engine, String> {
     let mut config = Config::new();
     config.epoch_interruption(true);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool()));
     let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
     let ticking = engine.clone();
     std::thread::Builder::new()
@@ -44,6 +67,20 @@ fn create() -> Result<Engine, String> {
         "plugin engine ready"
     );
     Ok(engine)
+}
+
+fn pool() -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(CONCURRENT_CALL_SLOTS)
+        .total_core_instances(CONCURRENT_CALL_SLOTS * CORE_INSTANCES_PER_CALL)
+        .total_memories(CONCURRENT_CALL_SLOTS * MEMORIES_PER_CALL)
+        .total_tables(CONCURRENT_CALL_SLOTS * TABLES_PER_CALL)
+        .max_memories_per_module(MEMORIES_PER_CALL)
+        .max_tables_per_module(TABLES_PER_CALL)
+        .max_memory_size(POOL_MAX_MEMORY_BYTES)
+        .linear_memory_keep_resident(POOL_KEEP_RESIDENT_BYTES)
+        .table_keep_resident(POOL_KEEP_RESIDENT_BYTES);
+    pool
 }
 
 /// Epoch ticks covering `budget`. One tick is added because the current tick may already
