@@ -108,6 +108,8 @@ fn general_section_keys() {
     let ipvlan = import("[general]\ndriver = ipvlan\ninterface = enp3s0\nmutate-interval = 5\n[d]\nservices = ssh\n");
     assert_eq!(ipvlan.network.driver, NetworkDriver::Ipvlan);
     assert_eq!(ipvlan.mutate_interval, Some(5));
+    let by_parent = import("[general]\ndriver = macvlan\nparent = dummy0\n[d]\nservices = ssh\n");
+    assert_eq!(by_parent.network.parent.as_deref(), Some("dummy0"), "parent= is interface= in Docker's words");
 }
 
 #[test]
@@ -145,7 +147,7 @@ fn general_section_errors() {
     );
     assert_eq!(
         error("[general]\ndriver = macvlan\n[d]\nservices = ssh\n"),
-        "line 2: [general] driver=macvlan needs interface= (the host network interface the deckies attach to)"
+        "line 2: [general] driver=macvlan needs interface= or parent= (the host network interface the deckies attach to)"
     );
     assert_eq!(
         error("[general]\ndriver = bridge\ninterface = eth0\n[d]\nservices = ssh\n"),

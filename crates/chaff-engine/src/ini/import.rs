@@ -205,6 +205,7 @@ const GENERAL_KEYS: &[&str] = &[
     "net",
     "gw",
     "interface",
+    "parent",
     "driver",
     "log_target",
     "log-target",
@@ -261,7 +262,8 @@ fn read_network(section: &Section) -> Result<Network, IniError> {
         Some((raw, line)) => parse_gateway(raw, line, subnet)?,
         None => addressing::first_host(subnet).expect("subnet was checked for host room"),
     };
-    let parent = match value(section, &["interface"]) {
+    // `interface=` is the original's key; `parent=` says the same in Docker's words.
+    let parent = match value(section, &["interface", "parent"]) {
         Some((raw, line)) => Some((parse_interface(raw, line)?, line)),
         None => None,
     };
@@ -271,7 +273,7 @@ fn read_network(section: &Section) -> Result<Network, IniError> {
         return Err(IniError::at(
             line,
             format!(
-                "[general] driver={} needs interface= (the host network interface the deckies attach to)",
+                "[general] driver={} needs interface= or parent= (the host network interface the deckies attach to)",
                 driver.as_str()
             ),
         ));
