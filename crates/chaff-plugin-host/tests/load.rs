@@ -14,19 +14,19 @@ fn loads_ssh_and_lists_it() {
     let mut host = host();
     let (manifest, wasm) = ssh();
     let id = host.load(manifest, wasm, Origin::Builtin).unwrap();
-    assert_eq!(id.0, "ssh");
+    assert_eq!(id.0, "shell");
 
     let slugs: Vec<&str> = host.services().iter().map(|s| s.slug.as_str()).collect();
-    assert_eq!(slugs, ["ssh"]);
+    assert_eq!(slugs, ["ssh", "telnet"]);
     let ssh = host.service("ssh").unwrap();
     assert!(ssh.images.contains(&"chaff-sensor:0.1".to_owned()));
     assert!(host.strategies().is_empty());
 
-    let status = host.plugin("ssh").unwrap();
+    let status = host.plugin("shell").unwrap();
     assert_eq!(status.kind, PluginKind::Service);
     assert_eq!(status.origin, Origin::Builtin);
     assert_eq!(status.state, PluginState::Enabled);
-    assert_eq!(status.services, ["ssh"]);
+    assert_eq!(status.services, ["ssh", "telnet"]);
     assert_eq!(status.sha256, sha256_hex(wasm));
     assert_eq!(
         status.limits.memory_bytes,
@@ -223,11 +223,11 @@ fn duplicate_ids_and_slugs_are_refused_naming_both() {
 
     let err = host.load(manifest, wasm, Origin::Builtin).unwrap_err();
     assert!(
-        matches!(&err, LoadError::DuplicatePlugin { plugin, .. } if plugin == "ssh"),
+        matches!(&err, LoadError::DuplicatePlugin { plugin, .. } if plugin == "shell"),
         "{err}"
     );
 
-    // Same component under another id: its slug `ssh` is taken by plugin `ssh`.
+    // Same component under another id: its slug `ssh` is taken by plugin `shell`.
     let renamed = with_line(manifest, "id", "\"ssh-copy\"");
     let err = host.load(&renamed, wasm, Origin::Builtin).unwrap_err();
     let LoadError::ServiceConflict {
@@ -240,7 +240,7 @@ fn duplicate_ids_and_slugs_are_refused_naming_both() {
     };
     assert_eq!(
         (plugin.as_str(), slug.as_str(), existing.as_str()),
-        ("ssh-copy", "ssh", "ssh")
+        ("ssh-copy", "ssh", "shell")
     );
     let message = err.to_string();
     assert!(
@@ -282,7 +282,7 @@ fn a_warm_start_deserialises_instead_of_compiling() {
     cold.load(manifest, wasm, Origin::Builtin).unwrap();
     assert_eq!(cold.cache_stats().compiled, 1);
     assert_eq!(
-        cold.plugin("ssh").unwrap().artifact,
+        cold.plugin("shell").unwrap().artifact,
         Some(ArtifactSource::Compiled)
     );
     let file = cold.cache_file(&sha).unwrap();
@@ -303,7 +303,7 @@ fn a_warm_start_deserialises_instead_of_compiling() {
     let stats = warm.cache_stats();
     assert_eq!((stats.compiled, stats.from_disk), (0, 1), "{stats:?}");
     assert_eq!(
-        warm.plugin("ssh").unwrap().artifact,
+        warm.plugin("shell").unwrap().artifact,
         Some(ArtifactSource::DiskCache)
     );
     warm.render("ssh", &decky(), &ServiceConfig::default())

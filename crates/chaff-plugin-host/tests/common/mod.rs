@@ -22,12 +22,12 @@ pub fn fixture(name: &str) -> (String, Vec<u8>) {
     read_packaged(&fixture_dir(name))
 }
 
-/// The built-in ssh plugin.
+/// The built-in `shell` plugin, which defines the `ssh` (and `telnet`) service.
 pub fn ssh() -> (&'static str, &'static [u8]) {
     let plugin = chaff_builtin_plugins::BUILTIN
         .iter()
-        .find(|p| p.manifest.lines().any(|l| l.trim() == "id = \"ssh\""))
-        .expect("the ssh plugin is built in");
+        .find(|p| p.manifest.lines().any(|l| l.trim() == "id = \"shell\""))
+        .expect("the shell plugin is built in");
     (plugin.manifest, plugin.wasm)
 }
 
