@@ -68,16 +68,15 @@ impl PluginHost {
             .get(slug)
             .ok_or_else(|| PluginError::UnknownService(slug.to_owned()))?;
         let plugin = &self.plugins[index];
-        let World::Service { pre, .. } = &plugin.world else {
+        let World::Service { pre, render, .. } = &plugin.world else {
             unreachable!("service_index points at service plugins")
         };
         let spec = self.service_at(index, service);
         let decky = decky_to_wit(decky);
         let entries = entries_to_wit(config.0.iter());
         let answer = self.run(plugin, Call::Render, |store| {
-            pre.instantiate(&mut *store)?
-                .chaff_plugin_service()
-                .call_render(&mut *store, slug, &decky, &entries)
+            let instance = pre.instance_pre().instantiate(&mut *store)?;
+            render.call(store, &instance, (slug, &decky, &entries))
         })?;
         let id = plugin.id.to_string();
         let json = answer.map_err(|e| PluginError::Render {

@@ -9,7 +9,7 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
 use crate::artifacts::{ArtifactCache, ArtifactSource, CacheStats};
-use crate::bindings::{service::ServicePluginPre, strategy::StrategyPluginPre};
+use crate::bindings::{RenderExport, service::ServicePluginPre, strategy::StrategyPluginPre};
 use crate::catalog;
 use crate::error::{Call, HostError, LoadError};
 use crate::imports;
@@ -53,6 +53,7 @@ impl std::fmt::Display for PluginId {
 pub(crate) enum World {
     Service {
         pre: ServicePluginPre<CallState>,
+        render: RenderExport,
         services: Vec<ServiceSpec>,
     },
     Strategy {
@@ -303,9 +304,9 @@ impl PluginHost {
         match kind {
             PluginKind::Service => {
                 let pre = ServicePluginPre::new(pre).map_err(mismatch)?;
-                let services = self.describe_services(id, &pre)?;
+                let (services, render) = self.describe_services(id, &pre)?;
                 catalog::check_services(&services).map_err(invalid)?;
-                Ok(World::Service { pre, services })
+                Ok(World::Service { pre, render, services })
             }
             PluginKind::Strategy => {
                 let pre = StrategyPluginPre::new(pre).map_err(mismatch)?;
@@ -329,18 +330,21 @@ impl PluginHost {
         &self,
         id: &Arc<str>,
         pre: &ServicePluginPre<CallState>,
-    ) -> Result<Vec<ServiceSpec>, LoadError> {
+    ) -> Result<(Vec<ServiceSpec>, RenderExport), LoadError> {
         let limits = self.catalog_limits(PluginKind::Service);
-        let infos = invoke(self.engine, id, Call::Catalog, limits, |store| {
-            pre.instantiate(&mut *store)?
+        let (infos, render) = invoke(self.engine, id, Call::Catalog, limits, |store| {
+            let instance = pre.instance_pre().instantiate(&mut *store)?;
+            let render = RenderExport::check(pre.instance_pre().component(), store, &instance)?;
+            let infos = crate::bindings::service::ServicePlugin::new(&mut *store, &instance)?
                 .chaff_plugin_service()
-                .call_catalog(&mut *store)
+                .call_catalog(&mut *store)?;
+            Ok((infos, render))
         })
         .map_err(|e| LoadError::Catalog {
             plugin: id.to_string(),
             source: Box::new(e),
         })?;
-        Ok(infos.into_iter().map(catalog::service_from_wit).collect())
+        Ok((infos.into_iter().map(catalog::service_from_wit).collect(), render))
     }
 
     fn describe_strategies(
