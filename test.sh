@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
+echo "== formatting and lints"
+cargo fmt --all --check
+(cd plugins && cargo fmt --all --check)
+cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== plugins/ (native unit tests of every plugin)"
 cargo test --locked --manifest-path plugins/Cargo.toml --workspace
 echo "== main workspace"

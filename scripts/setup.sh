@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Chaff needs, idempotently: Debian packages, the
-# wasm32-wasip2 Rust target, and the Compose tool used to validate rendered projects.
+# wasm32-wasip2 Rust target, rustfmt and clippy, and the Compose tool used to validate
+# rendered projects.
 # Safe to run any number of times; does nothing when everything is present.
 set -euo pipefail
 
@@ -16,6 +17,10 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+for component in rustfmt clippy; do
+  rustup component list --installed | grep -q "^$component" || rustup component add "$component"
+done
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   echo "setup: adding the wasm32-wasip2 Rust target"

@@ -79,7 +79,13 @@ fn build_plugins(plugins_dir: &Path, target_dir: &Path) {
         cmd.arg("--locked");
     }
     // The outer build's flags and target are not the guest's.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("run cargo for the plugin workspace");
@@ -108,11 +114,10 @@ fn package(plugin_dir: &Path, wasm_dir: &Path, packaged_root: &Path) -> Packaged
     let cargo_toml = fs::read_to_string(plugin_dir.join("Cargo.toml")).unwrap();
     let crate_name = toml::from_str::<CargoManifest>(&cargo_toml).unwrap().package.name;
     let wasm_path = wasm_dir.join(format!("{}.wasm", crate_name.replace('-', "_")));
-    let wasm = fs::read(&wasm_path)
-        .unwrap_or_else(|e| panic!("{} was not built: {e}", wasm_path.display()));
+    let wasm = fs::read(&wasm_path).unwrap_or_else(|e| panic!("{} was not built: {e}", wasm_path.display()));
     let manifest = fs::read_to_string(plugin_dir.join("plugin.toml")).unwrap();
-    let mut table: toml::Table = toml::from_str(&manifest)
-        .unwrap_or_else(|e| panic!("{}/plugin.toml: {e}", plugin_dir.display()));
+    let mut table: toml::Table =
+        toml::from_str(&manifest).unwrap_or_else(|e| panic!("{}/plugin.toml: {e}", plugin_dir.display()));
     table.insert("sha256".into(), toml::Value::String(hex::encode(Sha256::digest(&wasm))));
 
     let dir = packaged_root.join(&crate_name);
@@ -123,7 +128,8 @@ fn package(plugin_dir: &Path, wasm_dir: &Path, packaged_root: &Path) -> Packaged
 }
 
 fn write_index(out_dir: &Path, packaged_root: &Path, embedded: &[Packaged]) {
-    let mut code = String::from("/// The plugins that ship with Chaff.\npub static BUILTIN: &[BuiltinPlugin] = &[\n");
+    let mut code =
+        String::from("/// The plugins that ship with Chaff.\npub static BUILTIN: &[BuiltinPlugin] = &[\n");
     for p in embedded {
         code.push_str(&format!(
             "    BuiltinPlugin {{ manifest: include_str!({:?}), wasm: include_bytes!({:?}) }},\n",

@@ -44,12 +44,18 @@ fn main() {
         return;
     }
 
-    println!("Chaff plugin benchmarks ({} runs each, median; {} deckies x {} services)", RUNS, DECKIES, SERVICES_PER_DECKY);
+    println!(
+        "Chaff plugin benchmarks ({} runs each, median; {} deckies x {} services)",
+        RUNS, DECKIES, SERVICES_PER_DECKY
+    );
     let wasm = median(RUNS, || time(|| render_wasm(&host, &work)));
     let native = median(RUNS, || time(|| render_native(&host, &work)));
     println!("render {} fragments, wasm plugins      : {:>9.2} ms", work.len(), ms(wasm));
     println!("render {} fragments, native plain Rust : {:>9.2} ms", work.len(), ms(native));
-    println!("ratio wasm / native                        : {:>9.2}x", wasm.as_secs_f64() / native.as_secs_f64());
+    println!(
+        "ratio wasm / native                        : {:>9.2}x",
+        wasm.as_secs_f64() / native.as_secs_f64()
+    );
     println!(
         "per fragment: wasm {:.1} µs, native {:.1} µs",
         wasm.as_secs_f64() * 1e6 / work.len() as f64,
@@ -86,12 +92,8 @@ struct Work {
 }
 
 fn workload(host: &PluginHost) -> Vec<Work> {
-    let slugs: Vec<String> = host
-        .services()
-        .into_iter()
-        .filter(|s| !s.fleet_singleton)
-        .map(|s| s.slug.clone())
-        .collect();
+    let slugs: Vec<String> =
+        host.services().into_iter().filter(|s| !s.fleet_singleton).map(|s| s.slug.clone()).collect();
     let mut work = Vec::with_capacity(DECKIES * SERVICES_PER_DECKY);
     for d in 0..DECKIES {
         let decky = DeckyContext {
@@ -122,8 +124,8 @@ fn render_wasm(host: &PluginHost, work: &[Work]) {
 /// The same path as the host's, minus the sandbox: render, serialise to JSON, parse, police.
 fn render_native(host: &PluginHost, work: &[Work]) {
     for w in work {
-        let fragment = native_render(&w.slug, &sdk_decky(&w.decky), &sdk_config(&w.config))
-            .expect("native render");
+        let fragment =
+            native_render(&w.slug, &sdk_decky(&w.decky), &sdk_config(&w.config)).expect("native render");
         let json: serde_json::Value = serde_json::from_str(&fragment.to_json()).unwrap();
         let checked = check_fragment(host.service(&w.slug).unwrap(), &json).expect("policy");
         std::hint::black_box(checked);

@@ -44,7 +44,9 @@ pub fn native_render(slug: &str, decky: &Decky, config: &Config) -> Result<Fragm
         "conpot" => <chaff_service_conpot::Conpot as ServicePlugin>::render(slug, decky, config),
         "dns" => <chaff_service_dns::Dns as ServicePlugin>::render(slug, decky, config),
         "docker_api" => <chaff_service_docker_api::DockerApi as ServicePlugin>::render(slug, decky, config),
-        "elasticsearch" => <chaff_service_elasticsearch::Elasticsearch as ServicePlugin>::render(slug, decky, config),
+        "elasticsearch" => {
+            <chaff_service_elasticsearch::Elasticsearch as ServicePlugin>::render(slug, decky, config)
+        }
         "ftp" => <chaff_service_ftp::Ftp as ServicePlugin>::render(slug, decky, config),
         "http" => <chaff_service_http::Http as ServicePlugin>::render(slug, decky, config),
         "https" => <chaff_service_http::Http as ServicePlugin>::render(slug, decky, config),
@@ -107,7 +109,11 @@ pub fn sdk_config(config: &ServiceConfig) -> Config {
 
 /// A fleet of `deckies` deckies with `services_per_decky` services each, cycling through
 /// every per-decky service, built the way a user builds one: by importing an INI.
-pub fn bench_fleet(host: &chaff_plugin_host::PluginHost, deckies: usize, services_per_decky: usize) -> chaff_engine::Fleet {
+pub fn bench_fleet(
+    host: &chaff_plugin_host::PluginHost,
+    deckies: usize,
+    services_per_decky: usize,
+) -> chaff_engine::Fleet {
     use chaff_engine::catalogue::Catalogue;
     use chaff_engine::ini::{ImportOptions, MAX_AMOUNT, import_ini};
 
@@ -117,8 +123,9 @@ pub fn bench_fleet(host: &chaff_plugin_host::PluginHost, deckies: usize, service
     let mut ini = String::from("[general]\nname = bench\nnet = 10.200.0.0/20\n");
     for g in 0..deckies.div_ceil(group) {
         let amount = group.min(deckies - g * group);
-        let services: Vec<&str> =
-            (0..services_per_decky).map(|k| pool[(g * services_per_decky + k) % pool.len()].as_str()).collect();
+        let services: Vec<&str> = (0..services_per_decky)
+            .map(|k| pool[(g * services_per_decky + k) % pool.len()].as_str())
+            .collect();
         ini.push_str(&format!("\n[group{g}]\namount = {amount}\nservices = {}\n", services.join(", ")));
     }
     let options = ImportOptions { default_fleet_name: "bench", reserved: &[], now: 0 };

@@ -12,8 +12,13 @@ pub fn services(data_dir: &DataDir, slug: Option<&str>, json: bool) -> Result<()
     let plugins = chaff_engine::plugins::open_plugins(data_dir)?;
     let host = plugins.host;
     if let Some(slug) = slug {
-        let spec = host.service(slug).ok_or_else(|| CliError::NotFound(unknown_service(slug, &host.services())))?;
-        return if json { print_json(spec) } else { Ok(print!("{}", describe_service(spec))) };
+        let spec =
+            host.service(slug).ok_or_else(|| CliError::NotFound(unknown_service(slug, &host.services())))?;
+        if json {
+            return print_json(spec);
+        }
+        print!("{}", describe_service(spec));
+        return Ok(());
     }
     let services = host.services();
     if json {
@@ -77,7 +82,10 @@ fn ports(spec: &ServiceSpec) -> String {
 fn describe_service(spec: &ServiceSpec) -> String {
     let mut out = format!("{} — {}\n{}\n\n", spec.slug, spec.display_name, spec.description);
     out.push_str(&format!("ports:        {}\n", ports(spec)));
-    out.push_str(&format!("scope:        {}\n", if spec.fleet_singleton { "once per fleet" } else { "per decky" }));
+    out.push_str(&format!(
+        "scope:        {}\n",
+        if spec.fleet_singleton { "once per fleet" } else { "per decky" }
+    ));
     out.push_str(&format!("images:       {}\n", spec.images.join(", ")));
     let caps = if spec.capabilities.is_empty() { "none".into() } else { spec.capabilities.join(", ") };
     out.push_str(&format!("capabilities: {caps}\n"));

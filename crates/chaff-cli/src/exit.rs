@@ -41,9 +41,9 @@ impl CliError {
         let message = format!("{}: {error}", config.display());
         // Exhaustive on purpose: a new kind of render failure must choose its exit code.
         match error {
-            RenderError::Plugin { .. } | RenderError::Policy { .. } | RenderError::FleetServicePlugin { .. } => {
-                CliError::Plugin(message)
-            }
+            RenderError::Plugin { .. }
+            | RenderError::Policy { .. }
+            | RenderError::FleetServicePlugin { .. } => CliError::Plugin(message),
             RenderError::Yaml(_) => CliError::Internal(message),
             RenderError::Model(_)
             | RenderError::Catalogue(_)

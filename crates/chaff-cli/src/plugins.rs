@@ -45,7 +45,9 @@ fn list(data_dir: &DataDir, json: bool) -> Result<(), CliError> {
     }
     let rows: Vec<Vec<String>> = plugins
         .iter()
-        .map(|p| vec![p.id.clone(), p.version.clone(), kind(p), origin(&p.origin), state(&p.state), provides(p)])
+        .map(|p| {
+            vec![p.id.clone(), p.version.clone(), kind(p), origin(&p.origin), state(&p.state), provides(p)]
+        })
         .collect();
     print!("{}", table::render(&["ID", "VERSION", "KIND", "ORIGIN", "STATE", "PROVIDES"], &rows));
     Ok(())
@@ -61,7 +63,14 @@ fn inspect(data_dir: &DataDir, id: &str, json: bool) -> Result<(), CliError> {
         return print_json(&plugin);
     }
     let mut out = String::new();
-    let _ = writeln!(out, "{} {} ({} plugin, {})", plugin.id, plugin.version, kind(&plugin), origin(&plugin.origin));
+    let _ = writeln!(
+        out,
+        "{} {} ({} plugin, {})",
+        plugin.id,
+        plugin.version,
+        kind(&plugin),
+        origin(&plugin.origin)
+    );
     let _ = writeln!(out, "{}", plugin.description);
     let _ = writeln!(out, "state:     {}", state(&plugin.state));
     let _ = writeln!(out, "sha256:    {}", plugin.sha256);
@@ -78,7 +87,11 @@ fn inspect(data_dir: &DataDir, id: &str, json: bool) -> Result<(), CliError> {
     if let Some(artifact) = &plugin.artifact {
         let _ = writeln!(out, "compiled:  {artifact:?}");
     }
-    let _ = writeln!(out, "imports:   {}", if plugin.imports.is_empty() { "-".into() } else { plugin.imports.join("\n           ") });
+    let _ = writeln!(
+        out,
+        "imports:   {}",
+        if plugin.imports.is_empty() { "-".into() } else { plugin.imports.join("\n           ") }
+    );
     print!("{out}");
     Ok(())
 }
@@ -100,9 +113,9 @@ fn trust(data_dir: &DataDir, id: &str) -> Result<(), CliError> {
             println!("trusted {id} (sha256 {sha256}); it is loaded and enabled");
             Ok(())
         }
-        Some(PluginState::Disabled { reason }) => Err(CliError::Plugin(format!(
-            "trusted {id} (sha256 {sha256}), but it does not load: {reason}"
-        ))),
+        Some(PluginState::Disabled { reason }) => {
+            Err(CliError::Plugin(format!("trusted {id} (sha256 {sha256}), but it does not load: {reason}")))
+        }
         None => Err(CliError::Plugin(format!("trusted {id} (sha256 {sha256}), but it does not load"))),
     }
 }

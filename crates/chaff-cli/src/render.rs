@@ -47,7 +47,8 @@ pub fn render(data_dir: &DataDir, args: RenderArgs) -> Result<(), CliError> {
     let project = render_fleet(&fleet, &host).map_err(|e| CliError::from_render(&args.config, e))?;
     let yaml = project.to_yaml().map_err(|e| CliError::Internal(e.to_string()))?;
     let services = project.document["services"].as_object().map_or(0, |s| s.len());
-    let summary = format!("{} deckies, {} containers, project '{}'", fleet.deckies.len(), services, project.name);
+    let summary =
+        format!("{} deckies, {} containers, project '{}'", fleet.deckies.len(), services, project.name);
     emit(args.output.as_deref(), &yaml, &summary)
 }
 

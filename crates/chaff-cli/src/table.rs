@@ -28,7 +28,8 @@ pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
 mod tests {
     #[test]
     fn columns_align_to_the_widest_cell() {
-        let out = super::render(&["A", "B"], &[vec!["long".into(), "x".into()], vec!["s".into(), "y".into()]]);
+        let out =
+            super::render(&["A", "B"], &[vec!["long".into(), "x".into()], vec!["s".into(), "y".into()]]);
         assert_eq!(out, "A     B\nlong  x\ns     y\n");
     }
 }

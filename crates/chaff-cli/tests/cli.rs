@@ -19,7 +19,11 @@ fn warm_cache() -> &'static Path {
     CACHE
         .get_or_init(|| {
             let dir = TempDir::new().unwrap();
-            let out = Command::new(CHAFF).args(["plugins", "list"]).env("CHAFF_DATA_DIR", dir.path()).output().unwrap();
+            let out = Command::new(CHAFF)
+                .args(["plugins", "list"])
+                .env("CHAFF_DATA_DIR", dir.path())
+                .output()
+                .unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             dir
         })
@@ -57,7 +61,13 @@ fn stderr(out: &Output) -> String {
 }
 
 fn assert_ok(out: &Output) {
-    assert!(out.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), stdout(out), stderr(out));
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    );
 }
 
 #[test]
@@ -112,11 +122,23 @@ fn archetypes_and_distros_are_the_reference_tables() {
 fn render_writes_a_compose_file_the_compose_tool_accepts() {
     let dir = data_dir();
     let output = dir.path().join("lab.yml");
-    let out = chaff(dir.path(), &["render", "--config", "examples/lab.ini", "-o", output.to_str().unwrap(), "--seed", "3"]);
+    let out = chaff(
+        dir.path(),
+        &["render", "--config", "examples/lab.ini", "-o", output.to_str().unwrap(), "--seed", "3"],
+    );
     assert_ok(&out);
     assert!(stderr(&out).contains("project 'chaff-lab'"), "{}", stderr(&out));
-    let check = Command::new("docker-compose").args(["-p", "chaff-lab", "-f"]).arg(&output).args(["config", "-q"]).output().unwrap();
-    assert!(check.status.success(), "docker-compose refused the file: {}", String::from_utf8_lossy(&check.stderr));
+    let check = Command::new("docker-compose")
+        .args(["-p", "chaff-lab", "-f"])
+        .arg(&output)
+        .args(["config", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "docker-compose refused the file: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 
     let again = chaff(dir.path(), &["render", "--config", "examples/lab.ini", "--seed", "3"]);
     assert_ok(&again);
@@ -131,7 +153,11 @@ fn a_bad_ini_fails_with_its_line_and_writes_nothing() {
     let output = dir.path().join("out.yml");
     let out = chaff(dir.path(), &["render", "-c", ini.to_str().unwrap(), "-o", output.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("line 6: [web] amount= must be a positive integer, got 'lots'"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 6: [web] amount= must be a positive integer, got 'lots'"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!output.exists());
 }
 
@@ -158,7 +184,10 @@ fn a_missing_config_file_is_invalid_input() {
 fn export_pins_every_choice_so_the_export_renders_identically() {
     let dir = data_dir();
     let pinned = dir.path().join("pinned.ini");
-    let out = chaff(dir.path(), &["export", "-c", "examples/lab.ini", "-o", pinned.to_str().unwrap(), "--seed", "11"]);
+    let out = chaff(
+        dir.path(),
+        &["export", "-c", "examples/lab.ini", "-o", pinned.to_str().unwrap(), "--seed", "11"],
+    );
     assert_ok(&out);
     let original = chaff(dir.path(), &["render", "-c", "examples/lab.ini", "--seed", "11"]);
     let pinned_path = dir.path().join("lab.ini");
@@ -182,7 +211,10 @@ fn plugins_list_and_inspect_show_every_builtin() {
     let out = chaff(dir.path(), &["plugins", "inspect", "rotate"]);
     assert_ok(&out);
     let text = stdout(&out);
-    assert!(text.contains("strategy plugin") && text.contains("sha256:") && text.contains("memory 64 MiB"), "{text}");
+    assert!(
+        text.contains("strategy plugin") && text.contains("sha256:") && text.contains("memory 64 MiB"),
+        "{text}"
+    );
 
     let out = chaff(dir.path(), &["plugins", "inspect", "nope"]);
     assert_eq!(out.status.code(), Some(4));
@@ -201,7 +233,11 @@ fn a_third_party_plugin_loads_only_once_trusted() {
     let out = chaff(dir.path(), &["plugins", "list"]);
     assert_ok(&out);
     let echo = stdout(&out).lines().find(|l| l.starts_with("echo ")).map(str::to_owned).unwrap_or_default();
-    assert!(echo.contains("third-party, untrusted") && echo.contains("disabled: not trusted"), "{}", stdout(&out));
+    assert!(
+        echo.contains("third-party, untrusted") && echo.contains("disabled: not trusted"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(chaff(dir.path(), &["services", "echo"]).status.code(), Some(4));
 
     let out = chaff(dir.path(), &["plugins", "trust", "echo"]);

@@ -127,13 +127,15 @@ mod tests {
     #[test]
     fn free_addresses_skip_network_broadcast_gateway_and_taken() {
         let free: Vec<_> =
-            FreeAddresses::new(net("10.0.0.0/29"), ip("10.0.0.1"), [ip("10.0.0.3"), ip("10.0.0.9")]).collect();
+            FreeAddresses::new(net("10.0.0.0/29"), ip("10.0.0.1"), [ip("10.0.0.3"), ip("10.0.0.9")])
+                .collect();
         assert_eq!(free, [ip("10.0.0.2"), ip("10.0.0.4"), ip("10.0.0.5"), ip("10.0.0.6")]);
     }
 
     #[test]
     fn free_addresses_from_both_ends_never_meet_twice() {
-        let mut free = FreeAddresses::new(net("10.0.0.0/29"), ip("10.0.0.1"), [ip("10.0.0.6"), ip("10.0.0.3")]);
+        let mut free =
+            FreeAddresses::new(net("10.0.0.0/29"), ip("10.0.0.1"), [ip("10.0.0.6"), ip("10.0.0.3")]);
         assert_eq!(free.next_back(), Some(ip("10.0.0.5")), "the broadcast and taken .6 are skipped");
         assert_eq!(free.next(), Some(ip("10.0.0.2")));
         assert_eq!(free.next_back(), Some(ip("10.0.0.4")));

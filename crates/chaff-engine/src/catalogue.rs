@@ -204,8 +204,9 @@ pub(crate) mod tests {
     fn available_is_sorted_and_excludes_singletons() {
         let mut sniffer = plain_spec("sniffer");
         sniffer.fleet_singleton = true;
-        let catalogue =
-            Catalogue::new([plain_spec("ssh"), sniffer, plain_spec("ftp")]).with_custom(&[custom("web-app")]).unwrap();
+        let catalogue = Catalogue::new([plain_spec("ssh"), sniffer, plain_spec("ftp")])
+            .with_custom(&[custom("web-app")])
+            .unwrap();
         assert_eq!(catalogue.available(), ["ftp", "ssh", "web-app"]);
         assert!(catalogue.contains("sniffer"));
         assert!(!catalogue.is_available("sniffer"));

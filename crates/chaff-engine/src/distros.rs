@@ -28,8 +28,16 @@ pub struct Distro {
 /// The nine distros in the original's table order; round-robin assignment follows this order.
 pub const DISTROS: [Distro; 9] = [
     Distro { slug: "debian", display_name: "Debian 12 (Bookworm)", hostname_style: HostnameStyle::Generic },
-    Distro { slug: "ubuntu22", display_name: "Ubuntu 22.04 LTS (Jammy)", hostname_style: HostnameStyle::Generic },
-    Distro { slug: "ubuntu20", display_name: "Ubuntu 20.04 LTS (Focal)", hostname_style: HostnameStyle::Generic },
+    Distro {
+        slug: "ubuntu22",
+        display_name: "Ubuntu 22.04 LTS (Jammy)",
+        hostname_style: HostnameStyle::Generic,
+    },
+    Distro {
+        slug: "ubuntu20",
+        display_name: "Ubuntu 20.04 LTS (Focal)",
+        hostname_style: HostnameStyle::Generic,
+    },
     Distro { slug: "rocky9", display_name: "Rocky Linux 9", hostname_style: HostnameStyle::Rhel },
     Distro { slug: "centos7", display_name: "CentOS 7", hostname_style: HostnameStyle::Rhel },
     Distro { slug: "alpine", display_name: "Alpine Linux 3.19", hostname_style: HostnameStyle::Minimal },
@@ -40,8 +48,9 @@ pub const DISTROS: [Distro; 9] = [
 
 /// The words hostnames are made of.
 pub const HOSTNAME_WORDS: [&str; 25] = [
-    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima",
-    "mike", "nova", "oscar", "prod", "web", "db", "mail", "proxy", "dev", "stage", "backup", "monitor", "files",
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo",
+    "lima", "mike", "nova", "oscar", "prod", "web", "db", "mail", "proxy", "dev", "stage", "backup",
+    "monitor", "files",
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -84,7 +93,10 @@ mod tests {
     #[test]
     fn nine_distros_in_table_order() {
         let slugs: Vec<_> = DISTROS.iter().map(|d| d.slug).collect();
-        assert_eq!(slugs, ["debian", "ubuntu22", "ubuntu20", "rocky9", "centos7", "alpine", "fedora", "kali", "arch"]);
+        assert_eq!(
+            slugs,
+            ["debian", "ubuntu22", "ubuntu20", "rocky9", "centos7", "alpine", "fedora", "kali", "arch"]
+        );
         assert_eq!(distro("rocky9").unwrap().display_name, "Rocky Linux 9");
         assert_eq!(distro("alpine").unwrap().hostname_style, HostnameStyle::Minimal);
         assert_eq!(distro("arch").unwrap().hostname_style, HostnameStyle::Rolling);

@@ -266,8 +266,9 @@ fn check_fleet_services(
         if !slugs.insert(service.slug.as_str()) {
             return Err(ModelError::DuplicateFleetService(slug()));
         }
-        addressing::check_decky_address(network.subnet, network.gateway, service.ip)
-            .map_err(|problem| ModelError::FleetServiceAddress { service: slug(), ip: service.ip, problem })?;
+        addressing::check_decky_address(network.subnet, network.gateway, service.ip).map_err(|problem| {
+            ModelError::FleetServiceAddress { service: slug(), ip: service.ip, problem }
+        })?;
         let other = if let Some(decky) = decky_ips.get(&service.ip) {
             format!("decky '{decky}'")
         } else if let Some(other) = owners.insert(service.ip, &service.slug) {
@@ -294,7 +295,8 @@ fn check_decky(decky: &Decky, network: &Network) -> Result<(), ModelError> {
     if let Some(slug) = &decky.archetype {
         archetypes::archetype(slug).map_err(|source| ModelError::Archetype { decky: name(), source })?;
     }
-    os_family::os_family(&decky.os_family).map_err(|source| ModelError::OsFamily { decky: name(), source })?;
+    os_family::os_family(&decky.os_family)
+        .map_err(|source| ModelError::OsFamily { decky: name(), source })?;
     check_interval(&format!("decky '{}'", decky.name), decky.mutate_interval)?;
     if decky.services.is_empty() {
         return Err(ModelError::NoServices(name()));
@@ -373,7 +375,8 @@ pub(crate) mod tests {
             "fleet service 'sniffer' is listed twice"
         );
         assert_eq!(
-            check_err(|f| f.fleet_services = vec![FleetService { slug: "tls-sniffer".into(), ip: "10.9.0.9".parse().unwrap() }]),
+            check_err(|f| f.fleet_services =
+                vec![FleetService { slug: "tls-sniffer".into(), ip: "10.9.0.9".parse().unwrap() }]),
             "fleet service 'tls-sniffer' must be a service slug (1-32 characters of a-z, 0-9 and '_')"
         );
         assert_eq!(
@@ -424,7 +427,10 @@ pub(crate) mod tests {
             check_err(|f| f.deckies[0].ip = "10.9.0.1".parse().unwrap()),
             "decky 'decky-01': ip 10.9.0.1 is the gateway"
         );
-        assert_eq!(check_err(|f| f.deckies.push(f.deckies[0].clone())), "decky name 'decky-01' is used twice");
+        assert_eq!(
+            check_err(|f| f.deckies.push(f.deckies[0].clone())),
+            "decky name 'decky-01' is used twice"
+        );
         assert_eq!(
             check_err(|f| {
                 let mut twin = f.deckies[0].clone();

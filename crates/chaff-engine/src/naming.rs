@@ -20,7 +20,8 @@ pub mod labels {
 /// Every decky and fleet name satisfies it, so names are safe in container names, network
 /// names, label values and URL paths.
 pub fn is_valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Whether `name` can name a bring-your-own service: 1 to 32 characters of `a-z`, `0-9`, `_`

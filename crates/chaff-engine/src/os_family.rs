@@ -54,7 +54,10 @@ pub struct UnknownOsFamily {
 /// The family called `slug`. Unlike the original, an unknown slug is an error, never a
 /// silent fall-back to `linux`.
 pub fn os_family(slug: &str) -> Result<&'static OsFamily, UnknownOsFamily> {
-    OS_FAMILIES.iter().find(|family| family.slug == slug).ok_or_else(|| UnknownOsFamily { slug: slug.to_owned() })
+    OS_FAMILIES
+        .iter()
+        .find(|family| family.slug == slug)
+        .ok_or_else(|| UnknownOsFamily { slug: slug.to_owned() })
 }
 
 /// Every family slug, sorted.
@@ -96,7 +99,8 @@ mod tests {
 
     #[test]
     fn distinguishing_values_of_other_families() {
-        let get = |slug: &str, key: &str| os_family(slug).unwrap().sysctls().find(|(k, _)| *k == key).unwrap().1;
+        let get =
+            |slug: &str, key: &str| os_family(slug).unwrap().sysctls().find(|(k, _)| *k == key).unwrap().1;
         assert_eq!(get("windows", "net.ipv4.ip_default_ttl"), "128");
         assert_eq!(get("windows", "net.ipv4.tcp_ecn"), "0");
         assert_eq!(get("windows_server", "net.ipv4.tcp_ecn"), "1");

@@ -34,7 +34,8 @@ pub fn open_plugins(data_dir: &DataDir) -> Result<LoadedPlugins, OpenPluginsErro
         host.load(plugin.manifest, plugin.wasm, Origin::Builtin).map_err(OpenPluginsError::Builtin)?;
     }
     let trust = TrustStore::load(&data_dir.trust_file())?;
-    let refused: Vec<LoadError> = host.load_dir(&data_dir.plugins(), &trust).into_iter().filter_map(Result::err).collect();
+    let refused: Vec<LoadError> =
+        host.load_dir(&data_dir.plugins(), &trust).into_iter().filter_map(Result::err).collect();
     for error in &refused {
         tracing::warn!(%error, "third-party plugin not loaded");
     }

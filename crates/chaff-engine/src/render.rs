@@ -128,9 +128,10 @@ pub fn render_fleet<P: ServicePlugins>(fleet: &Fleet, plugins: &P) -> Result<Com
         claim_name(&mut owners, &base_name, || format!("decky '{}'", decky.name))?;
         services.insert(base_name, base_container(fleet, decky, &network));
         for slug in &decky.services {
-            let spec = catalogue
-                .spec(slug)
-                .ok_or_else(|| RenderError::UnknownService { decky: decky.name.clone(), service: slug.clone() })?;
+            let spec = catalogue.spec(slug).ok_or_else(|| RenderError::UnknownService {
+                decky: decky.name.clone(),
+                service: slug.clone(),
+            })?;
             if spec.fleet_singleton {
                 tracing::debug!(decky = %decky.name, service = %slug, "skipping a fleet singleton");
                 continue;
@@ -138,7 +139,8 @@ pub fn render_fleet<P: ServicePlugins>(fleet: &Fleet, plugins: &P) -> Result<Com
             let name = naming::service_container_name(&decky.name, slug);
             claim_name(&mut owners, &name, || format!("service {slug} of decky '{}'", decky.name))?;
             let fragment = fragment(&catalogue, plugins, decky, spec)?;
-            let container = ServiceContainer { fleet, spec, name: &name, attachment: Attachment::Decky(decky) };
+            let container =
+                ServiceContainer { fleet, spec, name: &name, attachment: Attachment::Decky(decky) };
             services.insert(name.clone(), container.finish(fragment, &mut volumes));
         }
     }
@@ -199,7 +201,10 @@ pub fn fleet_service_context(container_name: &str, ip: Ipv4Addr) -> DeckyContext
 }
 
 /// The spec of fleet service `service`: it must be an installed fleet singleton.
-fn fleet_service_spec<'c>(catalogue: &'c Catalogue, service: &FleetService) -> Result<&'c ServiceSpec, RenderError> {
+fn fleet_service_spec<'c>(
+    catalogue: &'c Catalogue,
+    service: &FleetService,
+) -> Result<&'c ServiceSpec, RenderError> {
     match catalogue.spec(&service.slug) {
         Some(spec) if spec.fleet_singleton => Ok(spec),
         Some(_) => Err(RenderError::NotAFleetService { service: service.slug.clone() }),
@@ -292,8 +297,11 @@ fn fragment<P: ServicePlugins>(
     let config = validated_config(decky, spec)?;
     let context = decky_context(decky);
     match catalogue.origin(&spec.slug) {
-        Some(ServiceOrigin::Custom(custom)) => chaff_plugin_host::check_fragment(spec, &custom_fragment(custom))
-            .map_err(|source| RenderError::Policy { decky: decky.name.clone(), service: spec.slug.clone(), source }),
+        Some(ServiceOrigin::Custom(custom)) => {
+            chaff_plugin_host::check_fragment(spec, &custom_fragment(custom)).map_err(|source| {
+                RenderError::Policy { decky: decky.name.clone(), service: spec.slug.clone(), source }
+            })
+        }
         _ => plugins.render_fragment(&spec.slug, &context, &config).map_err(|source| RenderError::Plugin {
             decky: decky.name.clone(),
             service: spec.slug.clone(),

@@ -78,16 +78,23 @@ fn export_shape() {
     let fleet = import(RICH, 7);
     let text = export_ini(&fleet, &common::catalogue()).unwrap();
     assert!(
-        text.starts_with("# Fleet 'office', exported by Chaff.\n\n[general]\nname = office\ndriver = macvlan\n"),
+        text.starts_with(
+            "# Fleet 'office', exported by Chaff.\n\n[general]\nname = office\ndriver = macvlan\n"
+        ),
         "{text}"
     );
     assert!(
-        text.contains("\n[custom-wiki]\nbinary = ghcr.io/example/wiki:2\nexec = wiki --port 8080\nports = 8080\n"),
+        text.contains(
+            "\n[custom-wiki]\nbinary = ghcr.io/example/wiki:2\nexec = wiki --port 8080\nports = 8080\n"
+        ),
         "{text}"
     );
     assert!(text.contains("\nmutate_interval = 20\nfleet_services = sniffer\n"), "{text}");
     assert!(text.contains("\n[ws-02]\nip = 192.168.40.2\nhostname = "), "{text}");
-    assert!(text.contains("\narchetype = windows-workstation\nservices = smb,rdp\nnmap_os = windows\n"), "{text}");
+    assert!(
+        text.contains("\narchetype = windows-workstation\nservices = smb,rdp\nnmap_os = windows\n"),
+        "{text}"
+    );
     assert!(text.contains("\n[ws-01.rdp]\nnla = true\n"), "{text}");
     assert!(text.contains("\nhttp_versions = http/2,http/1.1\n"), "{text}");
     // The multi-line textarea travels base64-encoded.

@@ -11,7 +11,12 @@ use chaff_plugin_host::spec::ConfigValue;
 
 const NOW: u64 = 1_700_000_000;
 
-fn import_with(text: &str, catalogue: &Catalogue, reserved: &[Ipv4Addr], seed: u64) -> Result<Fleet, IniError> {
+fn import_with(
+    text: &str,
+    catalogue: &Catalogue,
+    reserved: &[Ipv4Addr],
+    seed: u64,
+) -> Result<Fleet, IniError> {
     let options = ImportOptions { default_fleet_name: "lab", reserved, now: NOW };
     import_ini(text, catalogue, &options, &mut fastrand::Rng::with_seed(seed))
 }
@@ -61,7 +66,10 @@ fn size_limit_counts_characters_not_bytes() {
 #[test]
 fn parse_errors_name_their_line() {
     assert_eq!(error("\nservices = ssh\n[d]\n"), "line 2: Invalid INI format: no sections found");
-    assert_eq!(error("[d]\n= ssh\n"), "line 2: Invalid INI format: a key is needed before the delimiter in '= ssh'");
+    assert_eq!(
+        error("[d]\n= ssh\n"),
+        "line 2: Invalid INI format: a key is needed before the delimiter in '= ssh'"
+    );
 }
 
 #[test]
@@ -105,11 +113,16 @@ fn general_section_keys() {
     assert_eq!(fleet.mutate_interval, Some(45), "honoured in [general], unlike the original");
     assert_eq!(fleet.deckies[0].ip, ip("192.168.10.1"), "the gateway is not .1 here, so .1 is free");
 
-    let ipvlan = import("[general]\ndriver = ipvlan\ninterface = enp3s0\nmutate-interval = 5\n[d]\nservices = ssh\n");
+    let ipvlan =
+        import("[general]\ndriver = ipvlan\ninterface = enp3s0\nmutate-interval = 5\n[d]\nservices = ssh\n");
     assert_eq!(ipvlan.network.driver, NetworkDriver::Ipvlan);
     assert_eq!(ipvlan.mutate_interval, Some(5));
     let by_parent = import("[general]\ndriver = macvlan\nparent = dummy0\n[d]\nservices = ssh\n");
-    assert_eq!(by_parent.network.parent.as_deref(), Some("dummy0"), "parent= is interface= in Docker's words");
+    assert_eq!(
+        by_parent.network.parent.as_deref(),
+        Some("dummy0"),
+        "parent= is interface= in Docker's words"
+    );
 }
 
 #[test]
@@ -229,7 +242,10 @@ fn unknown_services_list_like_python() {
 #[test]
 fn decky_names_must_follow_our_rule() {
     let rule = "must match ^[a-z0-9-]{1,64}$ (lowercase letters, digits and '-', at most 64)";
-    assert_eq!(error("[Decky-01]\nservices = ssh\n"), format!("line 1: [Decky-01] decky name 'Decky-01' {rule}"));
+    assert_eq!(
+        error("[Decky-01]\nservices = ssh\n"),
+        format!("line 1: [Decky-01] decky name 'Decky-01' {rule}")
+    );
     assert_eq!(error("\n[web_01]\nservices = ssh\n"), format!("line 2: [web_01] decky name 'web_01' {rule}"));
     assert_eq!(
         error("[decky.webmail]\nservices = ssh\n"),
@@ -266,7 +282,10 @@ fn amount_errors_keep_the_original_messages() {
         error("[web]\nservices = http\namount = 0\n"),
         "line 3: [web] amount= must be a positive integer, got '0'"
     );
-    assert_eq!(error("[web]\nservices = http\namount =\n"), "line 3: [web] amount= must be a positive integer, got ''");
+    assert_eq!(
+        error("[web]\nservices = http\namount =\n"),
+        "line 3: [web] amount= must be a positive integer, got ''"
+    );
     assert_eq!(
         error("[web]\nservices = http\namount = 101\n"),
         "line 3: [web] amount=101 exceeds maximum allowed (100)."
@@ -336,9 +355,16 @@ fn explicit_address_errors() {
         error(&format!("{net}[a]\nservices = ssh\nip = 10.7.0.9\n[b]\nservices = ssh\nip = 10.7.0.9\n")),
         "line 8: [b] ip=10.7.0.9 is already assigned to [a]"
     );
-    let reserved =
-        import_with(&format!("{net}[d]\nservices = ssh\nip = 10.7.0.9\n"), &common::catalogue(), &[ip("10.7.0.9")], 1);
-    assert_eq!(reserved.unwrap_err().to_string(), "line 5: [d] ip=10.7.0.9 is already in use outside this file");
+    let reserved = import_with(
+        &format!("{net}[d]\nservices = ssh\nip = 10.7.0.9\n"),
+        &common::catalogue(),
+        &[ip("10.7.0.9")],
+        1,
+    );
+    assert_eq!(
+        reserved.unwrap_err().to_string(),
+        "line 5: [d] ip=10.7.0.9 is already in use outside this file"
+    );
 }
 
 #[test]
@@ -382,7 +408,8 @@ fn several_fleet_services_take_addresses_downwards_in_order() {
     let catalogue = Catalogue::new(catalogue_specs);
     let text = "[general]\nnet = 10.7.0.0/24\nfleet_services = tap, sniffer\n[d]\nservices = ssh\n";
     let fleet = import_with(text, &catalogue, &[], 1).unwrap();
-    let got: Vec<(&str, String)> = fleet.fleet_services.iter().map(|s| (s.slug.as_str(), s.ip.to_string())).collect();
+    let got: Vec<(&str, String)> =
+        fleet.fleet_services.iter().map(|s| (s.slug.as_str(), s.ip.to_string())).collect();
     assert_eq!(got, [("tap", "10.7.0.254".to_string()), ("sniffer", "10.7.0.253".to_string())]);
 }
 
@@ -394,7 +421,9 @@ fn running_out_of_addresses_names_the_fleet_service() {
         error(text),
         "line 3: Not enough free IPs in 10.7.0.0/29 while assigning IP for fleet service 'sniffer'."
     );
-    let fleet = import("[general]\nnet = 10.7.0.0/29\nfleet_services = sniffer\n[web]\nservices = http\namount = 4\n");
+    let fleet = import(
+        "[general]\nnet = 10.7.0.0/29\nfleet_services = sniffer\n[web]\nservices = http\namount = 4\n",
+    );
     assert_eq!(fleet.fleet_services[0].ip, ip("10.7.0.6"));
 }
 
@@ -479,7 +508,10 @@ fn explicit_distro_and_hostname() {
 fn archetype_services_must_be_installed() {
     let catalogue = Catalogue::new(common::specs().into_iter().filter(|s| s.slug != "rdp"));
     let err = import_with("[ws]\narchetype = windows-workstation\n", &catalogue, &[], 1).unwrap_err();
-    assert!(err.to_string().starts_with("line 2: Unknown service(s) in [ws]: ['rdp']. Available: ['conpot'"), "{err}");
+    assert!(
+        err.to_string().starts_with("line 2: Unknown service(s) in [ws]: ['rdp']. Available: ['conpot'"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -526,7 +558,11 @@ fn service_sections_are_validated() {
         config["http"].get("http_versions"),
         Some(&ConfigValue::Choices(vec!["http/1.1".into(), "http/2".into()]))
     );
-    assert_eq!(config["rdp"].get("nla"), Some(&ConfigValue::Boolean(false)), "'false' is false, not truthy text");
+    assert_eq!(
+        config["rdp"].get("nla"),
+        Some(&ConfigValue::Boolean(false)),
+        "'false' is false, not truthy text"
+    );
 }
 
 #[test]
@@ -536,7 +572,10 @@ fn service_section_errors_name_section_key_and_line() {
         "line 5: [d.rdp] nla: expected bool, got 'maybe'"
     );
     let not_allowed = error("[d]\nservices = http\n[d.http]\nfake_app = drupal\n");
-    assert!(not_allowed.starts_with("line 4: [d.http] fake_app: 'drupal' not in allowed values"), "{not_allowed}");
+    assert!(
+        not_allowed.starts_with("line 4: [d.http] fake_app: 'drupal' not in allowed values"),
+        "{not_allowed}"
+    );
     assert_eq!(
         error("[d]\nservices = http\n[d.ssh]\npassword = x\n"),
         "line 3: [d.ssh] decky 'd' does not run ssh (its services: http)"
@@ -553,7 +592,8 @@ fn group_sections_reach_only_the_group_and_exact_sections_override() {
         "[web]\nservices = ssh\namount = 2\n[web-extra]\nservices = ssh\n\
          [web.ssh]\npassword = group\nuser = admin\n[web-02.ssh]\npassword = own\n",
     );
-    let password = |i: usize| fleet.deckies[i].service_config.get("ssh").and_then(|c| c.get("password")).cloned();
+    let password =
+        |i: usize| fleet.deckies[i].service_config.get("ssh").and_then(|c| c.get("password")).cloned();
     let user = |i: usize| fleet.deckies[i].service_config.get("ssh").and_then(|c| c.get("user")).cloned();
     assert_eq!(password(0), Some(ConfigValue::Text("group".into())));
     assert_eq!(password(1), Some(ConfigValue::Text("own".into())), "the exact section overrides the group");

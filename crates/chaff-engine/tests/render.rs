@@ -41,7 +41,8 @@ services = rdp, wiki
 
 fn import(text: &str) -> Fleet {
     let options = ImportOptions { default_fleet_name: "lab", reserved: &[], now: 1_700_000_000 };
-    import_ini(text, &common::catalogue(), &options, &mut fastrand::Rng::with_seed(3)).unwrap_or_else(|e| panic!("{e}"))
+    import_ini(text, &common::catalogue(), &options, &mut fastrand::Rng::with_seed(3))
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// SMALL_FLEET, with the fleet singleton `sniffer` added to `gw`'s services (an INI refuses
@@ -105,7 +106,11 @@ fn service_containers_get_host_owned_keys() {
     let project = render_fleet(&small_fleet(), &FakePlugins::new()).unwrap();
     let services = project.document["services"].as_object().unwrap();
     let keys: Vec<&str> = services.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["gw", "gw-ssh", "gw-docker-api", "win", "win-rdp", "win-wiki"], "sniffer is not rendered");
+    assert_eq!(
+        keys,
+        ["gw", "gw-ssh", "gw-docker-api", "win", "win-rdp", "win-wiki"],
+        "sniffer is not rendered"
+    );
     let api = &services["gw-docker-api"];
     assert_eq!(api["container_name"], service_container_name("gw", "docker_api"));
     assert_eq!(api["network_mode"], "service:gw");
@@ -231,7 +236,8 @@ fn named_volumes_are_namespaced_per_container_and_declared() {
         json!(["a-ssh-spool:/var/spool:rw", { "type": "volume", "source": "a-ssh-data", "target": "/data" }, "/anon"])
     );
     assert_eq!(a.get("ports"), None, "published ports cannot coexist with a shared namespace");
-    let volumes: Vec<&str> = project.document["volumes"].as_object().unwrap().keys().map(String::as_str).collect();
+    let volumes: Vec<&str> =
+        project.document["volumes"].as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(volumes, ["a-ssh-spool", "a-ssh-data", "b-ssh-spool", "b-ssh-data"]);
     assert_eq!(project.document["volumes"]["b-ssh-data"]["labels"]["io.chaff.decky"], "b");
 }
@@ -325,7 +331,8 @@ fn the_plugin_of_a_fleet_service_renders_for_a_stand_in_decky() {
 
 #[test]
 fn fleet_service_render_errors() {
-    let fleet = import("[general]\nfleet_services = sniffer\n[d]\nservices = ssh\n[lab-sniffer]\nservices = ftp\n");
+    let fleet =
+        import("[general]\nfleet_services = sniffer\n[d]\nservices = ssh\n[lab-sniffer]\nservices = ftp\n");
     assert_eq!(
         render_fleet(&fleet, &FakePlugins::new()).unwrap_err().to_string(),
         "container name 'lab-sniffer' would be used twice (by decky 'lab-sniffer' and by fleet service sniffer)"

@@ -50,16 +50,10 @@ pub(crate) struct ArtifactCache {
 impl ArtifactCache {
     pub fn new(dir: Option<PathBuf>) -> Result<Self, HostError> {
         if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir).map_err(|source| HostError::CacheDir {
-                path: dir.clone(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| HostError::CacheDir { path: dir.clone(), source })?;
         }
-        Ok(Self {
-            dir,
-            memory: HashMap::new(),
-            stats: CacheStats::default(),
-        })
+        Ok(Self { dir, memory: HashMap::new(), stats: CacheStats::default() })
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -68,9 +62,7 @@ impl ArtifactCache {
 
     /// The cache file of a component with this hash, when a cache directory is set.
     pub fn path_for(&self, sha256: &str) -> Option<PathBuf> {
-        self.dir
-            .as_ref()
-            .map(|dir| dir.join(format!("{sha256}-{WASMTIME_VERSION}.cwasm")))
+        self.dir.as_ref().map(|dir| dir.join(format!("{sha256}-{WASMTIME_VERSION}.cwasm")))
     }
 
     /// The compiled component for `wasm`, whose sha256 the caller has already verified.

@@ -67,11 +67,12 @@ impl RenderExport {
         params: RenderParams<'_>,
     ) -> wasmtime::Result<Result<String, service::exports::chaff::plugin::service::RenderError>> {
         let func = instance
-            .get_func(&mut *store, &self.index)
+            .get_func(&mut *store, self.index)
             .ok_or_else(|| wasmtime::format_err!("`render` vanished from its component"))?;
         // SAFETY: `check` type-checked this export of this component against exactly these
         // parameter and result types; a component's types never change.
-        let render = unsafe { wasmtime::component::TypedFunc::<RenderParams<'_>, RenderResults>::new_unchecked(func) };
+        let render =
+            unsafe { wasmtime::component::TypedFunc::<RenderParams<'_>, RenderResults>::new_unchecked(func) };
         let (answer,) = render.call(&mut *store, params)?;
         Ok(answer)
     }

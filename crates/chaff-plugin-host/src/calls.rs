@@ -16,8 +16,7 @@ use crate::output;
 use crate::policy::check_fragment;
 use crate::sandbox::CallLimits;
 use crate::spec::{
-    ConfigValue, DeckyContext, MutateInput, PlanInput, PlanStep, ServiceConfig, StrategyKind,
-    StrategySpec,
+    ConfigValue, DeckyContext, MutateInput, PlanInput, PlanStep, ServiceConfig, StrategyKind, StrategySpec,
 };
 
 impl PluginHost {
@@ -38,18 +37,12 @@ impl PluginHost {
         body: impl FnOnce(&mut wasmtime::Store<crate::sandbox::CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         if let Some(reason) = plugin.health.disabled() {
-            return Err(PluginError::Disabled {
-                plugin: plugin.id.to_string(),
-                reason,
-            });
+            return Err(PluginError::Disabled { plugin: plugin.id.to_string(), reason });
         }
         let limits = self.call_limits(plugin.manifest.kind);
         let outcome = invoke(self.engine, &plugin.id, call, limits, body);
         let timed_out = matches!(outcome, Err(PluginError::Timeout { .. }));
-        if plugin
-            .health
-            .record(timed_out, self.limits.timeouts_before_disable)
-        {
+        if plugin.health.record(timed_out, self.limits.timeouts_before_disable) {
             tracing::error!(plugin = %plugin.id, count = self.limits.timeouts_before_disable, "plugin disabled after repeated timeouts");
         }
         outcome
@@ -63,10 +56,8 @@ impl PluginHost {
         decky: &DeckyContext,
         config: &ServiceConfig,
     ) -> Result<Map<String, Value>, PluginError> {
-        let &(index, service) = self
-            .service_index
-            .get(slug)
-            .ok_or_else(|| PluginError::UnknownService(slug.to_owned()))?;
+        let &(index, service) =
+            self.service_index.get(slug).ok_or_else(|| PluginError::UnknownService(slug.to_owned()))?;
         let plugin = &self.plugins[index];
         let World::Service { pre, render, .. } = &plugin.world else {
             unreachable!("service_index points at service plugins")
@@ -98,8 +89,7 @@ impl PluginHost {
             call: Call::Render,
             message,
         };
-        let fragment: Value =
-            serde_json::from_str(&json).map_err(|e| malformed(format!("not JSON: {e}")))?;
+        let fragment: Value = serde_json::from_str(&json).map_err(|e| malformed(format!("not JSON: {e}")))?;
         if !fragment.is_object() {
             return Err(malformed("the fragment is not a JSON object".into()));
         }
@@ -111,15 +101,9 @@ impl PluginHost {
     }
 
     /// Finds `id` among loaded strategies and checks it is of `kind`.
-    fn strategy_for(
-        &self,
-        id: &str,
-        kind: StrategyKind,
-    ) -> Result<(&Plugin, &StrategySpec), PluginError> {
-        let &(index, strategy) = self
-            .strategy_index
-            .get(id)
-            .ok_or_else(|| PluginError::UnknownStrategy(id.to_owned()))?;
+    fn strategy_for(&self, id: &str, kind: StrategyKind) -> Result<(&Plugin, &StrategySpec), PluginError> {
+        let &(index, strategy) =
+            self.strategy_index.get(id).ok_or_else(|| PluginError::UnknownStrategy(id.to_owned()))?;
         let spec = self.strategy_at(index, strategy);
         if spec.kind != kind {
             return Err(PluginError::WrongStrategyKind {
@@ -147,9 +131,11 @@ impl PluginHost {
             seed: input.seed,
         };
         let answer = self.run(plugin, Call::Mutate, |store| {
-            pre.instantiate(&mut *store)?
-                .chaff_plugin_strategy()
-                .call_mutate(&mut *store, strategy, &wit_input)
+            pre.instantiate(&mut *store)?.chaff_plugin_strategy().call_mutate(
+                &mut *store,
+                strategy,
+                &wit_input,
+            )
         })?;
         let services = answer.map_err(|e| strategy_error(plugin, strategy, e))?;
         self.check_strategy_output(plugin, Call::Mutate, output::mutate_size(&services))?;
@@ -181,10 +167,7 @@ impl PluginHost {
             deckies: input
                 .deckies
                 .iter()
-                .map(|d| wit_strategy::PlanDecky {
-                    name: d.name.clone(),
-                    host: d.host.clone(),
-                })
+                .map(|d| wit_strategy::PlanDecky { name: d.name.clone(), host: d.host.clone() })
                 .collect(),
             hosts: input.hosts.clone(),
             parameters: entries_to_wit(parameters.iter().map(|(k, v)| (k, v))),
@@ -192,18 +175,12 @@ impl PluginHost {
             seed: input.seed,
         };
         let answer = self.run(plugin, Call::Plan, |store| {
-            pre.instantiate(&mut *store)?
-                .chaff_plugin_strategy()
-                .call_plan(&mut *store, strategy, &wit_input)
+            pre.instantiate(&mut *store)?.chaff_plugin_strategy().call_plan(&mut *store, strategy, &wit_input)
         })?;
         let steps: Vec<PlanStep> = answer
             .map_err(|e| strategy_error(plugin, strategy, e))?
             .into_iter()
-            .map(|s| PlanStep {
-                decky: s.decky,
-                host: s.host,
-                batch: s.batch,
-            })
+            .map(|s| PlanStep { decky: s.decky, host: s.host, batch: s.batch })
             .collect();
         self.check_strategy_output(plugin, Call::Plan, output::plan_size(&steps))?;
         output::check_plan(input, &steps).map_err(|message| PluginError::MalformedOutput {
@@ -214,20 +191,10 @@ impl PluginHost {
         Ok(steps)
     }
 
-    fn check_strategy_output(
-        &self,
-        plugin: &Plugin,
-        call: Call,
-        size: usize,
-    ) -> Result<(), PluginError> {
+    fn check_strategy_output(&self, plugin: &Plugin, call: Call, size: usize) -> Result<(), PluginError> {
         let limit = self.limits.strategy_output;
         if size > limit {
-            return Err(PluginError::OutputTooLarge {
-                plugin: plugin.id.to_string(),
-                call,
-                size,
-                limit,
-            });
+            return Err(PluginError::OutputTooLarge { plugin: plugin.id.to_string(), call, size, limit });
         }
         Ok(())
     }
@@ -244,41 +211,25 @@ fn decky_to_wit(decky: &DeckyContext) -> wit_service::Decky {
     }
 }
 
-fn entries_to_wit<'a>(
-    entries: impl Iterator<Item = (&'a String, &'a ConfigValue)>,
-) -> Vec<ConfigEntry> {
-    entries
-        .map(|(key, value)| ConfigEntry {
-            key: key.clone(),
-            value: value_to_wit(value),
-        })
-        .collect()
+fn entries_to_wit<'a>(entries: impl Iterator<Item = (&'a String, &'a ConfigValue)>) -> Vec<ConfigEntry> {
+    entries.map(|(key, value)| ConfigEntry { key: key.clone(), value: value_to_wit(value) }).collect()
 }
 
 fn render_failure(error: wit_service::RenderError) -> RenderFailure {
     match error {
         wit_service::RenderError::UnknownService(s) => RenderFailure::UnknownService(s),
-        wit_service::RenderError::InvalidConfig(c) => RenderFailure::InvalidConfig {
-            field: c.field,
-            message: c.message,
-        },
+        wit_service::RenderError::InvalidConfig(c) => {
+            RenderFailure::InvalidConfig { field: c.field, message: c.message }
+        }
         wit_service::RenderError::Failed(m) => RenderFailure::Failed(m),
     }
 }
 
-fn strategy_error(
-    plugin: &Plugin,
-    strategy: &str,
-    error: wit_strategy::StrategyError,
-) -> PluginError {
+fn strategy_error(plugin: &Plugin, strategy: &str, error: wit_strategy::StrategyError) -> PluginError {
     let failure = match error {
         wit_strategy::StrategyError::UnknownStrategy(s) => StrategyFailure::UnknownStrategy(s),
         wit_strategy::StrategyError::InvalidInput(s) => StrategyFailure::InvalidInput(s),
         wit_strategy::StrategyError::NoCandidates(s) => StrategyFailure::NoCandidates(s),
     };
-    PluginError::Strategy {
-        plugin: plugin.id.to_string(),
-        strategy: strategy.to_owned(),
-        failure,
-    }
+    PluginError::Strategy { plugin: plugin.id.to_string(), strategy: strategy.to_owned(), failure }
 }

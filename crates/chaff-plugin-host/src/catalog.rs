@@ -9,8 +9,8 @@ use crate::bindings::service::exports::chaff::plugin::service as wit_service;
 use crate::bindings::strategy::exports::chaff::plugin::strategy as wit_strategy;
 use crate::policy::{CAPABILITY_ALLOWLIST, SINGLETON_CAPABILITY_ALLOWLIST};
 use crate::spec::{
-    ConfigField, ConfigValue, FieldKind, ParameterSpec, Port, ServiceSpec, StrategyKind,
-    StrategySpec, Transport,
+    ConfigField, ConfigValue, FieldKind, ParameterSpec, Port, ServiceSpec, StrategyKind, StrategySpec,
+    Transport,
 };
 
 /// Most services one plugin may define.
@@ -108,11 +108,7 @@ pub(crate) fn strategy_from_wit(info: wit_strategy::StrategyInfo) -> StrategySpe
         parameters: info
             .parameters
             .into_iter()
-            .map(|p| ParameterSpec {
-                key: p.key,
-                description: p.description,
-                default: p.default,
-            })
+            .map(|p| ParameterSpec { key: p.key, description: p.description, default: p.default })
             .collect(),
     }
 }
@@ -130,17 +126,12 @@ pub fn check_services(services: &[ServiceSpec]) -> Checked {
         ));
     }
     unique(services.iter().map(|s| s.slug.as_str()), "service slug")?;
-    services
-        .iter()
-        .try_for_each(|s| check_service(s).map_err(|e| format!("service '{}': {e}", s.slug)))
+    services.iter().try_for_each(|s| check_service(s).map_err(|e| format!("service '{}': {e}", s.slug)))
 }
 
 /// `^[a-z0-9_]{1,32}$`
 pub fn is_service_slug(slug: &str) -> bool {
-    (1..=32).contains(&slug.len())
-        && slug
-            .chars()
-            .all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+    (1..=32).contains(&slug.len()) && slug.chars().all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
 }
 
 /// `^[a-z0-9-]{1,32}$`
@@ -150,10 +141,7 @@ pub fn is_strategy_id(id: &str) -> bool {
 
 /// Config field keys and strategy parameter keys: `^[a-z0-9_-]{1,64}$`.
 fn is_key(key: &str) -> bool {
-    (1..=64).contains(&key.len())
-        && key
-            .chars()
-            .all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
+    (1..=64).contains(&key.len()) && key.chars().all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
 }
 
 fn check_service(s: &ServiceSpec) -> Checked {
@@ -166,15 +154,10 @@ fn check_service(s: &ServiceSpec) -> Checked {
     check_images(&s.images)?;
     check_capabilities(s)?;
     if s.fields.len() > MAX_FIELDS {
-        return Err(format!(
-            "{} config fields (at most {MAX_FIELDS})",
-            s.fields.len()
-        ));
+        return Err(format!("{} config fields (at most {MAX_FIELDS})", s.fields.len()));
     }
     unique(s.fields.iter().map(|f| f.key.as_str()), "config field key")?;
-    s.fields
-        .iter()
-        .try_for_each(|f| check_field(f).map_err(|e| format!("field '{}': {e}", f.key)))
+    s.fields.iter().try_for_each(|f| check_field(f).map_err(|e| format!("field '{}': {e}", f.key)))
 }
 
 fn text(value: &str, what: &str, max: usize, may_be_empty: bool) -> Checked {
@@ -202,10 +185,7 @@ fn unique<'a>(items: impl Iterator<Item = &'a str>, what: &str) -> Checked {
 
 fn check_ports(ports: &[Port]) -> Checked {
     if ports.len() > MAX_PORTS_PER_SERVICE {
-        return Err(format!(
-            "{} ports (at most {MAX_PORTS_PER_SERVICE})",
-            ports.len()
-        ));
+        return Err(format!("{} ports (at most {MAX_PORTS_PER_SERVICE})", ports.len()));
     }
     if ports.iter().any(|p| p.number == 0) {
         return Err("port 0 is not a port".into());
@@ -239,10 +219,7 @@ fn check_images(images: &[String]) -> Checked {
 /// (the policy refuses them in fragments) but logged, so the author finds out early.
 fn check_capabilities(s: &ServiceSpec) -> Checked {
     if s.capabilities.len() > MAX_IMAGES {
-        return Err(format!(
-            "{} capabilities (at most {MAX_IMAGES})",
-            s.capabilities.len()
-        ));
+        return Err(format!("{} capabilities (at most {MAX_IMAGES})", s.capabilities.len()));
     }
     for cap in &s.capabilities {
         if cap.is_empty() || !cap.chars().all(|c| c.is_ascii_alphabetic() || c == '_') {
@@ -264,18 +241,8 @@ fn check_field(f: &ConfigField) -> Checked {
         return Err("key must match ^[a-z0-9_-]{1,64}$".into());
     }
     text(&f.label, "label", MAX_LABEL_LEN, false)?;
-    text(
-        f.help.as_deref().unwrap_or_default(),
-        "help",
-        MAX_TEXT_LEN,
-        true,
-    )?;
-    text(
-        f.placeholder.as_deref().unwrap_or_default(),
-        "placeholder",
-        MAX_LABEL_LEN,
-        true,
-    )?;
+    text(f.help.as_deref().unwrap_or_default(), "help", MAX_TEXT_LEN, true)?;
+    text(f.placeholder.as_deref().unwrap_or_default(), "placeholder", MAX_LABEL_LEN, true)?;
     let has_choices = matches!(f.kind, FieldKind::Choice | FieldKind::MultiChoice);
     if has_choices && f.choices.is_empty() {
         return Err("a choice field needs choices".into());
@@ -284,10 +251,7 @@ fn check_field(f: &ConfigField) -> Checked {
         return Err("only choice fields have choices".into());
     }
     if f.choices.len() > MAX_CHOICES {
-        return Err(format!(
-            "{} choices (at most {MAX_CHOICES})",
-            f.choices.len()
-        ));
+        return Err(format!("{} choices (at most {MAX_CHOICES})", f.choices.len()));
     }
     unique(f.choices.iter().map(String::as_str), "choice")?;
     match &f.default {
@@ -300,8 +264,7 @@ fn check_default(f: &ConfigField, default: &ConfigValue) -> Checked {
     let allowed = |v: &String| f.choices.contains(v);
     let ok = match (f.kind, default) {
         (FieldKind::Text | FieldKind::Password | FieldKind::Textarea, ConfigValue::Text(_)) => true,
-        (FieldKind::Integer, ConfigValue::Integer(_))
-        | (FieldKind::Boolean, ConfigValue::Boolean(_)) => true,
+        (FieldKind::Integer, ConfigValue::Integer(_)) | (FieldKind::Boolean, ConfigValue::Boolean(_)) => true,
         (FieldKind::Choice, ConfigValue::Text(v)) => allowed(v),
         (FieldKind::MultiChoice, ConfigValue::Choices(vs)) => {
             !vs.is_empty()
@@ -313,10 +276,7 @@ fn check_default(f: &ConfigField, default: &ConfigValue) -> Checked {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "default {default:?} does not fit a {:?} field with choices {:?}",
-            f.kind, f.choices
-        ))
+        Err(format!("default {default:?} does not fit a {:?} field with choices {:?}", f.kind, f.choices))
     }
 }
 
@@ -333,9 +293,7 @@ pub fn check_strategies(strategies: &[StrategySpec]) -> Checked {
         ));
     }
     unique(strategies.iter().map(|s| s.id.as_str()), "strategy id")?;
-    strategies
-        .iter()
-        .try_for_each(|s| check_strategy(s).map_err(|e| format!("strategy '{}': {e}", s.id)))
+    strategies.iter().try_for_each(|s| check_strategy(s).map_err(|e| format!("strategy '{}': {e}", s.id)))
 }
 
 fn check_strategy(s: &StrategySpec) -> Checked {
@@ -344,18 +302,12 @@ fn check_strategy(s: &StrategySpec) -> Checked {
     }
     text(&s.description, "description", MAX_TEXT_LEN, true)?;
     if s.parameters.len() > MAX_FIELDS {
-        return Err(format!(
-            "{} parameters (at most {MAX_FIELDS})",
-            s.parameters.len()
-        ));
+        return Err(format!("{} parameters (at most {MAX_FIELDS})", s.parameters.len()));
     }
     unique(s.parameters.iter().map(|p| p.key.as_str()), "parameter")?;
     for p in &s.parameters {
         if !is_key(&p.key) {
-            return Err(format!(
-                "parameter '{}': key must match ^[a-z0-9_-]{{1,64}}$",
-                p.key
-            ));
+            return Err(format!("parameter '{}': key must match ^[a-z0-9_-]{{1,64}}$", p.key));
         }
         text(&p.description, "parameter description", MAX_TEXT_LEN, true)?;
         text(&p.default, "parameter default", MAX_LABEL_LEN, true)?;
@@ -385,10 +337,7 @@ mod tests {
             slug: slug.into(),
             display_name: "Svc".into(),
             description: "d".into(),
-            ports: vec![Port {
-                number: 22,
-                transport: Transport::Tcp,
-            }],
+            ports: vec![Port { number: 22, transport: Transport::Tcp }],
             fleet_singleton: false,
             fields: vec![field("user", FieldKind::Text)],
             images: vec!["chaff-sensor:0.1".into()],
@@ -412,9 +361,7 @@ mod tests {
             assert!(refused(service(slug)).contains("slug"), "{slug}");
         }
         assert!(
-            check_services(&[service("a"), service("a")])
-                .unwrap_err()
-                .contains("duplicate service slug 'a'")
+            check_services(&[service("a"), service("a")]).unwrap_err().contains("duplicate service slug 'a'")
         );
         assert!(check_services(&[]).is_err());
     }
@@ -495,23 +442,11 @@ mod tests {
             }],
         };
         check_strategies(&[strategy("rotate"), strategy("rolling")]).unwrap();
-        assert!(
-            check_strategies(&[strategy("Rotate")])
-                .unwrap_err()
-                .contains("id must match")
-        );
-        assert!(
-            check_strategies(&[strategy("a"), strategy("a")])
-                .unwrap_err()
-                .contains("duplicate")
-        );
+        assert!(check_strategies(&[strategy("Rotate")]).unwrap_err().contains("id must match"));
+        assert!(check_strategies(&[strategy("a"), strategy("a")]).unwrap_err().contains("duplicate"));
         let mut s = strategy("a");
         s.parameters.push(s.parameters[0].clone());
-        assert!(
-            check_strategies(&[s])
-                .unwrap_err()
-                .contains("duplicate parameter")
-        );
+        assert!(check_strategies(&[s]).unwrap_err().contains("duplicate parameter"));
         assert!(check_strategies(&[]).is_err());
     }
 }

@@ -43,10 +43,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(field: &str, message: String) -> Self {
-        Self {
-            field: field.to_owned(),
-            message,
-        }
+        Self { field: field.to_owned(), message }
     }
 }
 
@@ -70,9 +67,7 @@ pub fn validate_config(
         .fields
         .iter()
         .filter_map(|field| {
-            let value = given
-                .shift_remove(field.key.as_str())
-                .or_else(|| field.default.clone())?;
+            let value = given.shift_remove(field.key.as_str()).or_else(|| field.default.clone())?;
             Some((field.key.clone(), value))
         })
         .collect();
@@ -103,10 +98,7 @@ fn scalar_text(key: &str, value: &Value) -> Result<String, ConfigError> {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        other => Err(ConfigError::new(
-            key,
-            format!("expected text, got {}", py_type(other)),
-        )),
+        other => Err(ConfigError::new(key, format!("expected text, got {}", py_type(other)))),
     }
 }
 
@@ -171,17 +163,11 @@ fn multi_choice(field: &ConfigField, value: &Value) -> Result<Vec<String>, Confi
     let items: Vec<String> = match value {
         Value::Array(items) => items.iter().map(py_str).collect(),
         // INI carries a list as comma-separated text.
-        Value::String(s) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        Value::String(s) => {
+            s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        }
         other => {
-            return Err(ConfigError::new(
-                key,
-                format!("expected list, got {}", py_type(other)),
-            ));
+            return Err(ConfigError::new(key, format!("expected list, got {}", py_type(other))));
         }
     };
     if items.is_empty() {
@@ -204,11 +190,7 @@ fn check_allowed(field: &ConfigField, value: String) -> Result<String, ConfigErr
     }
     Err(ConfigError::new(
         &field.key,
-        format!(
-            "{} not in allowed values [{}]",
-            py_repr(&Value::String(value)),
-            field.choices.join(", ")
-        ),
+        format!("{} not in allowed values [{}]", py_repr(&Value::String(value)), field.choices.join(", ")),
     ))
 }
 
@@ -229,10 +211,7 @@ pub fn py_repr(value: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::String(s) => py_repr_str(s),
         Value::Array(items) => {
-            format!(
-                "[{}]",
-                items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
-            )
+            format!("[{}]", items.iter().map(py_repr).collect::<Vec<_>>().join(", "))
         }
         Value::Object(map) => format!(
             "{{{}}}",
@@ -246,11 +225,7 @@ pub fn py_repr(value: &Value) -> String {
 
 /// Python's string repr: single quotes unless the text has a single quote and no double one.
 fn py_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
+    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -354,20 +329,12 @@ mod tests {
     #[test]
     fn null_and_empty_string_unset_the_key() {
         for value in [json!(null), json!("")] {
-            for kind in [
-                FieldKind::Text,
-                FieldKind::Integer,
-                FieldKind::Boolean,
-                FieldKind::MultiChoice,
-            ] {
+            for kind in [FieldKind::Text, FieldKind::Integer, FieldKind::Boolean, FieldKind::MultiChoice] {
                 assert_eq!(one(kind, value.clone()).unwrap(), None, "{kind:?} {value}");
             }
         }
         // A blank default comes back when the value is unset.
-        let s = spec(vec![with_default(
-            field("k", FieldKind::Integer),
-            ConfigValue::Integer(7),
-        )]);
+        let s = spec(vec![with_default(field("k", FieldKind::Integer), ConfigValue::Integer(7))]);
         let c = validate_config(&s, &raw(json!({ "k": "" }))).unwrap();
         assert_eq!(c.get("k"), Some(&ConfigValue::Integer(7)));
     }
@@ -380,97 +347,36 @@ mod tests {
             assert_eq!(one(kind, json!(1.5)).unwrap(), text("1.5"));
             assert_eq!(one(kind, json!(true)).unwrap(), text("true"));
         }
-        assert_eq!(
-            err(FieldKind::Text, json!(["a"])),
-            "k: expected text, got list"
-        );
-        assert_eq!(
-            err(FieldKind::Password, json!({"a": 1})),
-            "k: expected text, got dict"
-        );
+        assert_eq!(err(FieldKind::Text, json!(["a"])), "k: expected text, got list");
+        assert_eq!(err(FieldKind::Password, json!({"a": 1})), "k: expected text, got dict");
     }
 
     #[test]
     fn textarea_decodes_b64_prefix_strictly() {
-        assert_eq!(
-            one(FieldKind::Textarea, json!("line1\nline2")).unwrap(),
-            text("line1\nline2")
-        );
-        assert_eq!(
-            one(FieldKind::Textarea, json!("b64:aGVsbG8KdGhlcmU=")).unwrap(),
-            text("hello\nthere")
-        );
+        assert_eq!(one(FieldKind::Textarea, json!("line1\nline2")).unwrap(), text("line1\nline2"));
+        assert_eq!(one(FieldKind::Textarea, json!("b64:aGVsbG8KdGhlcmU=")).unwrap(), text("hello\nthere"));
         assert_eq!(one(FieldKind::Textarea, json!("b64:")).unwrap(), text(""));
         // Trailing bits are ignored, as Python does ("QR==" decodes to "A").
-        assert_eq!(
-            one(FieldKind::Textarea, json!("b64:QR==")).unwrap(),
-            text("A")
-        );
-        for bad in [
-            "b64:not base64!",
-            "b64:aGVsbG8",
-            "b64:aGVs bG8=",
-            "b64://8=",
-        ] {
-            assert_eq!(
-                err(FieldKind::Textarea, json!(bad)),
-                "k: malformed b64: payload",
-                "{bad}"
-            );
+        assert_eq!(one(FieldKind::Textarea, json!("b64:QR==")).unwrap(), text("A"));
+        for bad in ["b64:not base64!", "b64:aGVsbG8", "b64:aGVs bG8=", "b64://8="] {
+            assert_eq!(err(FieldKind::Textarea, json!(bad)), "k: malformed b64: payload", "{bad}");
         }
     }
 
     #[test]
     fn integers_from_json_ints_and_python_int_strings() {
-        assert_eq!(
-            one(FieldKind::Integer, json!(22)).unwrap(),
-            Some(ConfigValue::Integer(22))
-        );
-        assert_eq!(
-            one(FieldKind::Integer, json!(-3)).unwrap(),
-            Some(ConfigValue::Integer(-3))
-        );
-        for (s, n) in [
-            ("22", 22),
-            (" 22 ", 22),
-            ("+5", 5),
-            ("-5", -5),
-            ("1_000", 1000),
-        ] {
-            assert_eq!(
-                one(FieldKind::Integer, json!(s)).unwrap(),
-                Some(ConfigValue::Integer(n)),
-                "{s}"
-            );
+        assert_eq!(one(FieldKind::Integer, json!(22)).unwrap(), Some(ConfigValue::Integer(22)));
+        assert_eq!(one(FieldKind::Integer, json!(-3)).unwrap(), Some(ConfigValue::Integer(-3)));
+        for (s, n) in [("22", 22), (" 22 ", 22), ("+5", 5), ("-5", -5), ("1_000", 1000)] {
+            assert_eq!(one(FieldKind::Integer, json!(s)).unwrap(), Some(ConfigValue::Integer(n)), "{s}");
         }
-        assert_eq!(
-            err(FieldKind::Integer, json!("abc")),
-            "k: expected int, got 'abc'"
-        );
-        assert_eq!(
-            err(FieldKind::Integer, json!("1.5")),
-            "k: expected int, got '1.5'"
-        );
-        assert_eq!(
-            err(FieldKind::Integer, json!("1__0")),
-            "k: expected int, got '1__0'"
-        );
-        assert_eq!(
-            err(FieldKind::Integer, json!("it's")),
-            "k: expected int, got \"it's\""
-        );
-        assert_eq!(
-            err(FieldKind::Integer, json!(1.5)),
-            "k: expected int, got 1.5"
-        );
-        assert_eq!(
-            err(FieldKind::Integer, json!(true)),
-            "k: expected int, got True"
-        );
-        assert_eq!(
-            err(FieldKind::Integer, json!([1])),
-            "k: expected int, got [1]"
-        );
+        assert_eq!(err(FieldKind::Integer, json!("abc")), "k: expected int, got 'abc'");
+        assert_eq!(err(FieldKind::Integer, json!("1.5")), "k: expected int, got '1.5'");
+        assert_eq!(err(FieldKind::Integer, json!("1__0")), "k: expected int, got '1__0'");
+        assert_eq!(err(FieldKind::Integer, json!("it's")), "k: expected int, got \"it's\"");
+        assert_eq!(err(FieldKind::Integer, json!(1.5)), "k: expected int, got 1.5");
+        assert_eq!(err(FieldKind::Integer, json!(true)), "k: expected int, got True");
+        assert_eq!(err(FieldKind::Integer, json!([1])), "k: expected int, got [1]");
         assert_eq!(
             err(FieldKind::Integer, json!("99999999999999999999")),
             "k: expected int, got '99999999999999999999'"
@@ -480,97 +386,44 @@ mod tests {
     #[test]
     fn booleans_from_bools_and_words() {
         for s in ["true", "1", "yes", "on", "TRUE", "Yes", "oN"] {
-            assert_eq!(
-                one(FieldKind::Boolean, json!(s)).unwrap(),
-                Some(ConfigValue::Boolean(true)),
-                "{s}"
-            );
+            assert_eq!(one(FieldKind::Boolean, json!(s)).unwrap(), Some(ConfigValue::Boolean(true)), "{s}");
         }
         for s in ["false", "0", "no", "off", "False", "NO"] {
-            assert_eq!(
-                one(FieldKind::Boolean, json!(s)).unwrap(),
-                Some(ConfigValue::Boolean(false)),
-                "{s}"
-            );
+            assert_eq!(one(FieldKind::Boolean, json!(s)).unwrap(), Some(ConfigValue::Boolean(false)), "{s}");
         }
-        assert_eq!(
-            one(FieldKind::Boolean, json!(true)).unwrap(),
-            Some(ConfigValue::Boolean(true))
-        );
-        assert_eq!(
-            err(FieldKind::Boolean, json!("maybe")),
-            "k: expected bool, got 'maybe'"
-        );
+        assert_eq!(one(FieldKind::Boolean, json!(true)).unwrap(), Some(ConfigValue::Boolean(true)));
+        assert_eq!(err(FieldKind::Boolean, json!("maybe")), "k: expected bool, got 'maybe'");
         assert_eq!(err(FieldKind::Boolean, json!(1)), "k: expected bool, got 1");
     }
 
     #[test]
     fn choice_must_be_allowed() {
-        let s = spec(vec![with_choices(
-            field("k", FieldKind::Choice),
-            &["a", "b"],
-        )]);
+        let s = spec(vec![with_choices(field("k", FieldKind::Choice), &["a", "b"])]);
         let ok = validate_config(&s, &raw(json!({ "k": "b" }))).unwrap();
         assert_eq!(ok.get("k"), text("b").as_ref());
         let e = validate_config(&s, &raw(json!({ "k": "x" }))).unwrap_err();
         assert_eq!(e.to_string(), "k: 'x' not in allowed values [a, b]");
         assert_eq!(e.field, "k");
         // A number is stringified before the check.
-        let s = spec(vec![with_choices(
-            field("v", FieldKind::Choice),
-            &["1", "2"],
-        )]);
-        assert_eq!(
-            validate_config(&s, &raw(json!({ "v": 2 })))
-                .unwrap()
-                .get("v"),
-            text("2").as_ref()
-        );
+        let s = spec(vec![with_choices(field("v", FieldKind::Choice), &["1", "2"])]);
+        assert_eq!(validate_config(&s, &raw(json!({ "v": 2 }))).unwrap().get("v"), text("2").as_ref());
     }
 
     #[test]
     fn multi_choice_from_lists_and_comma_text() {
-        let s = spec(vec![with_choices(
-            field("k", FieldKind::MultiChoice),
-            &["a", "b", "c"],
-        )]);
-        let get =
-            |v: Value| validate_config(&s, &raw(json!({ "k": v }))).map(|c| c.get("k").cloned());
-        let list = |items: &[&str]| {
-            Some(ConfigValue::Choices(
-                items.iter().map(|s| (*s).to_owned()).collect(),
-            ))
-        };
+        let s = spec(vec![with_choices(field("k", FieldKind::MultiChoice), &["a", "b", "c"])]);
+        let get = |v: Value| validate_config(&s, &raw(json!({ "k": v }))).map(|c| c.get("k").cloned());
+        let list =
+            |items: &[&str]| Some(ConfigValue::Choices(items.iter().map(|s| (*s).to_owned()).collect()));
         assert_eq!(get(json!(["b", "a", "b"])).unwrap(), list(&["b", "a"]));
         assert_eq!(get(json!("c, a,c")).unwrap(), list(&["c", "a"]));
-        assert_eq!(
-            get(json!([])).unwrap_err().to_string(),
-            "k: list must not be empty"
-        );
-        assert_eq!(
-            get(json!(" , ")).unwrap_err().to_string(),
-            "k: list must not be empty"
-        );
-        assert_eq!(
-            get(json!(["a", "x"])).unwrap_err().to_string(),
-            "k: 'x' not in allowed values [a, b, c]"
-        );
-        assert_eq!(
-            get(json!("a,zz")).unwrap_err().to_string(),
-            "k: 'zz' not in allowed values [a, b, c]"
-        );
-        assert_eq!(
-            get(json!(5)).unwrap_err().to_string(),
-            "k: expected list, got int"
-        );
-        assert_eq!(
-            get(json!({"a": 1})).unwrap_err().to_string(),
-            "k: expected list, got dict"
-        );
-        assert_eq!(
-            get(json!(true)).unwrap_err().to_string(),
-            "k: expected list, got bool"
-        );
+        assert_eq!(get(json!([])).unwrap_err().to_string(), "k: list must not be empty");
+        assert_eq!(get(json!(" , ")).unwrap_err().to_string(), "k: list must not be empty");
+        assert_eq!(get(json!(["a", "x"])).unwrap_err().to_string(), "k: 'x' not in allowed values [a, b, c]");
+        assert_eq!(get(json!("a,zz")).unwrap_err().to_string(), "k: 'zz' not in allowed values [a, b, c]");
+        assert_eq!(get(json!(5)).unwrap_err().to_string(), "k: expected list, got int");
+        assert_eq!(get(json!({"a": 1})).unwrap_err().to_string(), "k: expected list, got dict");
+        assert_eq!(get(json!(true)).unwrap_err().to_string(), "k: expected list, got bool");
     }
 
     #[test]
@@ -591,19 +444,12 @@ mod tests {
                 ("d", &ConfigValue::Text("given".into())),
             ]
         );
-        assert!(
-            validate_config(&spec(vec![]), &IndexMap::new())
-                .unwrap()
-                .is_empty()
-        );
+        assert!(validate_config(&spec(vec![]), &IndexMap::new()).unwrap().is_empty());
     }
 
     #[test]
     fn first_error_names_its_field() {
-        let s = spec(vec![
-            field("port", FieldKind::Integer),
-            field("debug", FieldKind::Boolean),
-        ]);
+        let s = spec(vec![field("port", FieldKind::Integer), field("debug", FieldKind::Boolean)]);
         let e = validate_config(&s, &raw(json!({ "port": "x", "debug": "maybe" }))).unwrap_err();
         assert_eq!(e.field, "port");
         assert_eq!(e.message, "expected int, got 'x'");

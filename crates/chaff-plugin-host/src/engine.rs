@@ -62,10 +62,7 @@ fn create() -> Result<Engine, String> {
             }
         })
         .map_err(|e| format!("cannot start the epoch ticker: {e}"))?;
-    tracing::debug!(
-        tick_ms = EPOCH_TICK.as_millis() as u64,
-        "plugin engine ready"
-    );
+    tracing::debug!(tick_ms = EPOCH_TICK.as_millis() as u64, "plugin engine ready");
     Ok(engine)
 }
 
@@ -88,9 +85,7 @@ fn pool() -> PoolingAllocationConfig {
 pub fn ticks_for(budget: Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos();
     let ticks = budget.as_nanos().div_ceil(tick);
-    u64::try_from(ticks)
-        .unwrap_or(u64::MAX - 1)
-        .saturating_add(1)
+    u64::try_from(ticks).unwrap_or(u64::MAX - 1).saturating_add(1)
 }
 
 #[cfg(test)]
@@ -106,13 +101,8 @@ mod tests {
 
     #[test]
     fn the_pinned_version_matches_the_lock_file() {
-        let lock =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
-                .unwrap();
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock")).unwrap();
         let entry = format!("name = \"wasmtime\"\nversion = \"{WASMTIME_VERSION}\"");
-        assert!(
-            lock.contains(&entry),
-            "Cargo.lock's wasmtime is not {WASMTIME_VERSION}"
-        );
+        assert!(lock.contains(&entry), "Cargo.lock's wasmtime is not {WASMTIME_VERSION}");
     }
 }

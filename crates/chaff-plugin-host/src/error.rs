@@ -39,37 +39,20 @@ pub enum HostError {
     #[error("cannot link the plugin imports: {0}")]
     Linker(String),
     #[error("cannot create the plugin cache directory {path}: {source}")]
-    CacheDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    CacheDir { path: PathBuf, source: std::io::Error },
 }
 
 /// Why a plugin was not loaded.
 #[derive(Debug, Error)]
 pub enum LoadError {
     #[error("{source} (in {origin})")]
-    Manifest {
-        origin: String,
-        source: ManifestError,
-    },
+    Manifest { origin: String, source: ManifestError },
     #[error("cannot read plugin files in {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("plugin '{plugin}' targets API {found}, this host speaks {supported}")]
-    UnsupportedApi {
-        plugin: String,
-        found: String,
-        supported: &'static str,
-    },
+    UnsupportedApi { plugin: String, found: String, supported: &'static str },
     #[error("plugin '{plugin}': plugin.wasm has sha256 {actual}, its manifest says {expected}")]
-    HashMismatch {
-        plugin: String,
-        expected: String,
-        actual: String,
-    },
+    HashMismatch { plugin: String, expected: String, actual: String },
     #[error("plugin '{plugin}' (sha256 {sha256}) is not trusted; trust it to load it")]
     Untrusted { plugin: String, sha256: String },
     #[error("plugin '{plugin}' is not a valid component: {message}")]
@@ -77,39 +60,17 @@ pub enum LoadError {
     #[error("plugin '{plugin}' imports '{import}', which plugins may not use")]
     ForbiddenImport { plugin: String, import: String },
     #[error("plugin '{plugin}' declares kind {kind} but does not implement that world: {message}")]
-    WorldMismatch {
-        plugin: String,
-        kind: PluginKind,
-        message: String,
-    },
+    WorldMismatch { plugin: String, kind: PluginKind, message: String },
     #[error("plugin '{plugin}' failed to describe itself: {source}")]
-    Catalog {
-        plugin: String,
-        source: Box<PluginError>,
-    },
+    Catalog { plugin: String, source: Box<PluginError> },
     #[error("plugin '{plugin}' describes itself incorrectly: {message}")]
     InvalidCatalog { plugin: String, message: String },
     #[error("plugin id '{plugin}' is already taken by a loaded plugin ({existing_sha256})")]
-    DuplicatePlugin {
-        plugin: String,
-        existing_sha256: String,
-    },
-    #[error(
-        "plugin '{plugin}' defines service '{slug}', which plugin '{existing}' already provides"
-    )]
-    ServiceConflict {
-        plugin: String,
-        slug: String,
-        existing: String,
-    },
-    #[error(
-        "plugin '{plugin}' defines strategy '{strategy}', which plugin '{existing}' already provides"
-    )]
-    StrategyConflict {
-        plugin: String,
-        strategy: String,
-        existing: String,
-    },
+    DuplicatePlugin { plugin: String, existing_sha256: String },
+    #[error("plugin '{plugin}' defines service '{slug}', which plugin '{existing}' already provides")]
+    ServiceConflict { plugin: String, slug: String, existing: String },
+    #[error("plugin '{plugin}' defines strategy '{strategy}', which plugin '{existing}' already provides")]
+    StrategyConflict { plugin: String, strategy: String, existing: String },
 }
 
 impl LoadError {
@@ -169,61 +130,23 @@ pub enum PluginError {
         actual: crate::spec::StrategyKind,
     },
     #[error("plugin '{plugin}' is disabled: {reason}")]
-    Disabled {
-        plugin: String,
-        reason: crate::status::DisabledReason,
-    },
+    Disabled { plugin: String, reason: crate::status::DisabledReason },
     #[error("plugin '{plugin}' exceeded its {budget:?} time budget in {call}")]
-    Timeout {
-        plugin: String,
-        call: Call,
-        budget: Duration,
-    },
+    Timeout { plugin: String, call: Call, budget: Duration },
     #[error("plugin '{plugin}' exceeded its memory limit of {limit} bytes in {call}")]
-    MemoryExceeded {
-        plugin: String,
-        call: Call,
-        limit: usize,
-    },
+    MemoryExceeded { plugin: String, call: Call, limit: usize },
     #[error("plugin '{plugin}' returned {size} bytes from {call}, more than the limit of {limit}")]
-    OutputTooLarge {
-        plugin: String,
-        call: Call,
-        size: usize,
-        limit: usize,
-    },
+    OutputTooLarge { plugin: String, call: Call, size: usize, limit: usize },
     #[error("plugin '{plugin}' trapped in {call}: {message}")]
-    Trapped {
-        plugin: String,
-        call: Call,
-        message: String,
-    },
+    Trapped { plugin: String, call: Call, message: String },
     #[error("plugin '{plugin}' returned malformed output from {call}: {message}")]
-    MalformedOutput {
-        plugin: String,
-        call: Call,
-        message: String,
-    },
-    #[error(
-        "plugin '{plugin}' rendered a fragment for '{service}' that breaks the policy: {violation}"
-    )]
-    Policy {
-        plugin: String,
-        service: String,
-        violation: PolicyViolation,
-    },
+    MalformedOutput { plugin: String, call: Call, message: String },
+    #[error("plugin '{plugin}' rendered a fragment for '{service}' that breaks the policy: {violation}")]
+    Policy { plugin: String, service: String, violation: PolicyViolation },
     #[error("plugin '{plugin}' could not render '{service}': {failure}")]
-    Render {
-        plugin: String,
-        service: String,
-        failure: RenderFailure,
-    },
+    Render { plugin: String, service: String, failure: RenderFailure },
     #[error("strategy '{strategy}' of plugin '{plugin}' failed: {failure}")]
-    Strategy {
-        plugin: String,
-        strategy: String,
-        failure: StrategyFailure,
-    },
+    Strategy { plugin: String, strategy: String, failure: StrategyFailure },
 }
 
 impl PluginError {

@@ -39,9 +39,7 @@ pub struct HostOptions {
 }
 
 /// A loaded plugin's id, as returned by [`PluginHost::load`].
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct PluginId(pub String);
 
 impl std::fmt::Display for PluginId {
@@ -51,15 +49,8 @@ impl std::fmt::Display for PluginId {
 }
 
 pub(crate) enum World {
-    Service {
-        pre: ServicePluginPre<CallState>,
-        render: RenderExport,
-        services: Vec<ServiceSpec>,
-    },
-    Strategy {
-        pre: StrategyPluginPre<CallState>,
-        strategies: Vec<StrategySpec>,
-    },
+    Service { pre: ServicePluginPre<CallState>, render: RenderExport, services: Vec<ServiceSpec> },
+    Strategy { pre: StrategyPluginPre<CallState>, strategies: Vec<StrategySpec> },
 }
 
 pub(crate) struct Plugin {
@@ -133,12 +124,7 @@ impl PluginHost {
     /// compilation, import allowlist, world, catalogue (called under the catalogue budget,
     /// then validated), slug/id conflicts. A plugin refused after its manifest was read is
     /// still listed by [`plugins`](Self::plugins) as disabled, with the reason.
-    pub fn load(
-        &mut self,
-        manifest_toml: &str,
-        wasm: &[u8],
-        origin: Origin,
-    ) -> Result<PluginId, LoadError> {
+    pub fn load(&mut self, manifest_toml: &str, wasm: &[u8], origin: Origin) -> Result<PluginId, LoadError> {
         self.load_from(manifest_toml, wasm, origin, "plugin.toml")
     }
 
@@ -149,11 +135,10 @@ impl PluginHost {
         origin: Origin,
         source: &str,
     ) -> Result<PluginId, LoadError> {
-        let manifest =
-            Manifest::parse(manifest_toml).map_err(|source_error| LoadError::Manifest {
-                origin: source.to_owned(),
-                source: source_error,
-            })?;
+        let manifest = Manifest::parse(manifest_toml).map_err(|source_error| LoadError::Manifest {
+            origin: source.to_owned(),
+            source: source_error,
+        })?;
         let result = self.load_checked(&manifest, wasm, origin);
         match &result {
             Ok(id) => {
@@ -173,46 +158,24 @@ impl PluginHost {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
             Err(source) => {
-                return vec![Err(LoadError::Io {
-                    path: dir.to_owned(),
-                    source,
-                })];
+                return vec![Err(LoadError::Io { path: dir.to_owned(), source })];
             }
         };
-        let mut plugin_dirs: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
-            .collect();
+        let mut plugin_dirs: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
         plugin_dirs.sort();
-        plugin_dirs
-            .into_iter()
-            .map(|plugin_dir| self.load_one_dir(&plugin_dir, trust))
-            .collect()
+        plugin_dirs.into_iter().map(|plugin_dir| self.load_one_dir(&plugin_dir, trust)).collect()
     }
 
-    fn load_one_dir(
-        &mut self,
-        plugin_dir: &Path,
-        trust: &TrustStore,
-    ) -> Result<PluginId, LoadError> {
+    fn load_one_dir(&mut self, plugin_dir: &Path, trust: &TrustStore) -> Result<PluginId, LoadError> {
         let manifest_path = plugin_dir.join(MANIFEST_FILE);
         let manifest_toml = read_bounded(&manifest_path, MAX_MANIFEST_BYTES)?;
         // The component is read only up to its cap; a larger file is refused by `load_checked`.
-        let wasm = read_bounded_bytes(
-            &plugin_dir.join(COMPONENT_FILE),
-            MAX_COMPONENT_BYTES as u64 + 1,
-        )?;
-        let id = Manifest::parse(&manifest_toml)
-            .map(|m| m.id)
-            .unwrap_or_default();
+        let wasm = read_bounded_bytes(&plugin_dir.join(COMPONENT_FILE), MAX_COMPONENT_BYTES as u64 + 1)?;
+        let id = Manifest::parse(&manifest_toml).map(|m| m.id).unwrap_or_default();
         let trusted = trust.is_trusted(&id, &sha256_hex(&wasm));
         let origin = Origin::ThirdParty { trusted };
-        self.load_from(
-            &manifest_toml,
-            &wasm,
-            origin,
-            &manifest_path.display().to_string(),
-        )
+        self.load_from(&manifest_toml, &wasm, origin, &manifest_path.display().to_string())
     }
 
     fn load_checked(
@@ -232,25 +195,15 @@ impl PluginHost {
         if wasm.len() > MAX_COMPONENT_BYTES {
             return Err(LoadError::Compile {
                 plugin,
-                message: format!(
-                    "{} bytes is larger than the {MAX_COMPONENT_BYTES}-byte limit",
-                    wasm.len()
-                ),
+                message: format!("{} bytes is larger than the {MAX_COMPONENT_BYTES}-byte limit", wasm.len()),
             });
         }
         let actual = sha256_hex(wasm);
         if actual != manifest.sha256 {
-            return Err(LoadError::HashMismatch {
-                plugin,
-                expected: manifest.sha256.clone(),
-                actual,
-            });
+            return Err(LoadError::HashMismatch { plugin, expected: manifest.sha256.clone(), actual });
         }
         if origin == (Origin::ThirdParty { trusted: false }) {
-            return Err(LoadError::Untrusted {
-                plugin,
-                sha256: actual,
-            });
+            return Err(LoadError::Untrusted { plugin, sha256: actual });
         }
         if let Some(existing) = self.plugins.iter().find(|p| p.manifest.id == manifest.id) {
             return Err(LoadError::DuplicatePlugin {
@@ -261,10 +214,7 @@ impl PluginHost {
         let (component, artifact) = self
             .artifacts
             .component(self.engine, &actual, wasm)
-            .map_err(|e| LoadError::Compile {
-                plugin: plugin.clone(),
-                message: format!("{e:#}"),
-            })?;
+            .map_err(|e| LoadError::Compile { plugin: plugin.clone(), message: format!("{e:#}") })?;
         if let Some(import) = imports::first_forbidden(self.engine, &component) {
             return Err(LoadError::ForbiddenImport { plugin, import });
         }
@@ -285,22 +235,14 @@ impl PluginHost {
     }
 
     /// Pre-instantiates the component for its declared world and asks it what it offers.
-    fn world(
-        &self,
-        id: &Arc<str>,
-        kind: PluginKind,
-        component: &Component,
-    ) -> Result<World, LoadError> {
+    fn world(&self, id: &Arc<str>, kind: PluginKind, component: &Component) -> Result<World, LoadError> {
         let mismatch = |e: wasmtime::Error| LoadError::WorldMismatch {
             plugin: id.to_string(),
             kind,
             message: format!("{e:#}"),
         };
         let pre = self.linker.instantiate_pre(component).map_err(mismatch)?;
-        let invalid = |message: String| LoadError::InvalidCatalog {
-            plugin: id.to_string(),
-            message,
-        };
+        let invalid = |message: String| LoadError::InvalidCatalog { plugin: id.to_string(), message };
         match kind {
             PluginKind::Service => {
                 let pre = ServicePluginPre::new(pre).map_err(mismatch)?;
@@ -340,10 +282,7 @@ impl PluginHost {
                 .call_catalog(&mut *store)?;
             Ok((infos, render))
         })
-        .map_err(|e| LoadError::Catalog {
-            plugin: id.to_string(),
-            source: Box::new(e),
-        })?;
+        .map_err(|e| LoadError::Catalog { plugin: id.to_string(), source: Box::new(e) })?;
         Ok((infos.into_iter().map(catalog::service_from_wit).collect(), render))
     }
 
@@ -354,14 +293,9 @@ impl PluginHost {
     ) -> Result<Vec<StrategySpec>, LoadError> {
         let limits = self.catalog_limits(PluginKind::Strategy);
         let infos = invoke(self.engine, id, Call::Strategies, limits, |store| {
-            pre.instantiate(&mut *store)?
-                .chaff_plugin_strategy()
-                .call_strategies(&mut *store)
+            pre.instantiate(&mut *store)?.chaff_plugin_strategy().call_strategies(&mut *store)
         })
-        .map_err(|e| LoadError::Catalog {
-            plugin: id.to_string(),
-            source: Box::new(e),
-        })?;
+        .map_err(|e| LoadError::Catalog { plugin: id.to_string(), source: Box::new(e) })?;
         Ok(infos.into_iter().map(catalog::strategy_from_wit).collect())
     }
 
@@ -369,28 +303,24 @@ impl PluginHost {
         let owner = |(index, _): &(usize, usize)| self.plugins[*index].manifest.id.clone();
         match world {
             World::Service { services, .. } => {
-                services
-                    .iter()
-                    .try_for_each(|s| match self.service_index.get(&s.slug) {
-                        Some(entry) => Err(LoadError::ServiceConflict {
-                            plugin: plugin.to_owned(),
-                            slug: s.slug.clone(),
-                            existing: owner(entry),
-                        }),
-                        None => Ok(()),
-                    })
+                services.iter().try_for_each(|s| match self.service_index.get(&s.slug) {
+                    Some(entry) => Err(LoadError::ServiceConflict {
+                        plugin: plugin.to_owned(),
+                        slug: s.slug.clone(),
+                        existing: owner(entry),
+                    }),
+                    None => Ok(()),
+                })
             }
             World::Strategy { strategies, .. } => {
-                strategies
-                    .iter()
-                    .try_for_each(|s| match self.strategy_index.get(&s.id) {
-                        Some(entry) => Err(LoadError::StrategyConflict {
-                            plugin: plugin.to_owned(),
-                            strategy: s.id.clone(),
-                            existing: owner(entry),
-                        }),
-                        None => Ok(()),
-                    })
+                strategies.iter().try_for_each(|s| match self.strategy_index.get(&s.id) {
+                    Some(entry) => Err(LoadError::StrategyConflict {
+                        plugin: plugin.to_owned(),
+                        strategy: s.id.clone(),
+                        existing: owner(entry),
+                    }),
+                    None => Ok(()),
+                })
             }
         }
     }
@@ -421,9 +351,7 @@ impl PluginHost {
         }
         let reason = match error {
             LoadError::Untrusted { .. } => DisabledReason::Untrusted,
-            other => DisabledReason::LoadFailed {
-                error: other.to_string(),
-            },
+            other => DisabledReason::LoadFailed { error: other.to_string() },
         };
         let status = PluginStatus {
             id: manifest.id.clone(),
@@ -458,9 +386,7 @@ impl PluginHost {
     /// A loaded service by slug, even if its plugin has since been disabled (a `render` then
     /// says why).
     pub fn service(&self, slug: &str) -> Option<&ServiceSpec> {
-        self.service_index
-            .get(slug)
-            .map(|&(p, s)| self.service_at(p, s))
+        self.service_index.get(slug).map(|&(p, s)| self.service_at(p, s))
     }
 
     /// Strategies of enabled plugins, sorted by id.
@@ -474,9 +400,7 @@ impl PluginHost {
 
     /// A loaded strategy by id, even if its plugin has since been disabled.
     pub fn strategy(&self, id: &str) -> Option<&StrategySpec> {
-        self.strategy_index
-            .get(id)
-            .map(|&(p, s)| self.strategy_at(p, s))
+        self.strategy_index.get(id).map(|&(p, s)| self.strategy_at(p, s))
     }
 
     pub(crate) fn service_at(&self, plugin: usize, service: usize) -> &ServiceSpec {
@@ -511,14 +435,12 @@ impl PluginHost {
 
     fn status(&self, plugin: &Plugin) -> PluginStatus {
         let (mut services, mut strategies) = match &plugin.world {
-            World::Service { services, .. } => (
-                services.iter().map(|s| s.slug.clone()).collect(),
-                Vec::new(),
-            ),
-            World::Strategy { strategies, .. } => (
-                Vec::new(),
-                strategies.iter().map(|s| s.id.clone()).collect(),
-            ),
+            World::Service { services, .. } => {
+                (services.iter().map(|s| s.slug.clone()).collect(), Vec::new())
+            }
+            World::Strategy { strategies, .. } => {
+                (Vec::new(), strategies.iter().map(|s| s.id.clone()).collect())
+            }
         };
         services.sort();
         strategies.sort();
@@ -554,10 +476,7 @@ fn read_bounded(path: &Path, limit: u64) -> Result<String, LoadError> {
 /// Reads at most `limit` bytes of `path`.
 fn read_bounded_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
     use std::io::Read;
-    let io = |source| LoadError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| LoadError::Io { path: path.to_owned(), source };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
     file.take(limit).read_to_end(&mut bytes).map_err(io)?;

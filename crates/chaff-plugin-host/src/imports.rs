@@ -75,22 +75,13 @@ pub fn first_forbidden(
     let ty = component.component_type();
     let mut imports: Vec<&str> = ty.imports(engine).map(|(name, _)| name).collect();
     imports.sort_unstable();
-    imports
-        .into_iter()
-        .find(|name| !is_allowed(name))
-        .map(str::to_owned)
+    imports.into_iter().find(|name| !is_allowed(name)).map(str::to_owned)
 }
 
 /// Every import of `component`, sorted (for `chaff plugins inspect`).
-pub fn import_names(
-    engine: &wasmtime::Engine,
-    component: &wasmtime::component::Component,
-) -> Vec<String> {
+pub fn import_names(engine: &wasmtime::Engine, component: &wasmtime::component::Component) -> Vec<String> {
     let ty = component.component_type();
-    let mut names: Vec<String> = ty
-        .imports(engine)
-        .map(|(name, _)| name.to_owned())
-        .collect();
+    let mut names: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_owned()).collect();
     names.sort_unstable();
     names
 }
@@ -125,27 +116,14 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallS
     wasi::sync::io::streams::add_to_linker::<CallState, HasIo>(&mut l, |s| s.ctx().table)?;
 
     wasi::clocks::wall_clock::add_to_linker::<CallState, WasiClocks>(&mut l, CallState::clocks)?;
-    wasi::clocks::monotonic_clock::add_to_linker::<CallState, WasiClocks>(
-        &mut l,
-        CallState::clocks,
-    )?;
+    wasi::clocks::monotonic_clock::add_to_linker::<CallState, WasiClocks>(&mut l, CallState::clocks)?;
 
-    wasi::sync::filesystem::types::add_to_linker::<CallState, WasiFilesystem>(
-        &mut l,
-        CallState::filesystem,
-    )?;
-    wasi::filesystem::preopens::add_to_linker::<CallState, WasiFilesystem>(
-        &mut l,
-        CallState::filesystem,
-    )?;
+    wasi::sync::filesystem::types::add_to_linker::<CallState, WasiFilesystem>(&mut l, CallState::filesystem)?;
+    wasi::filesystem::preopens::add_to_linker::<CallState, WasiFilesystem>(&mut l, CallState::filesystem)?;
 
     wasi::random::random::add_to_linker::<CallState, WasiRandom>(&mut l, |s| s.ctx().ctx.random())?;
-    wasi::random::insecure::add_to_linker::<CallState, WasiRandom>(&mut l, |s| {
-        s.ctx().ctx.random()
-    })?;
-    wasi::random::insecure_seed::add_to_linker::<CallState, WasiRandom>(&mut l, |s| {
-        s.ctx().ctx.random()
-    })?;
+    wasi::random::insecure::add_to_linker::<CallState, WasiRandom>(&mut l, |s| s.ctx().ctx.random())?;
+    wasi::random::insecure_seed::add_to_linker::<CallState, WasiRandom>(&mut l, |s| s.ctx().ctx.random())?;
     Ok(l)
 }
 

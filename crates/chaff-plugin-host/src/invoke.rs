@@ -37,24 +37,12 @@ fn classify(
 ) -> PluginError {
     let plugin = plugin.to_owned();
     if state.memory.denied {
-        return PluginError::MemoryExceeded {
-            plugin,
-            call,
-            limit: limits.memory_bytes,
-        };
+        return PluginError::MemoryExceeded { plugin, call, limit: limits.memory_bytes };
     }
     if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-        return PluginError::Timeout {
-            plugin,
-            call,
-            budget: limits.budget,
-        };
+        return PluginError::Timeout { plugin, call, budget: limits.budget };
     }
-    PluginError::Trapped {
-        plugin,
-        call,
-        message: describe(error, &state.stderr_text()),
-    }
+    PluginError::Trapped { plugin, call, message: describe(error, &state.stderr_text()) }
 }
 
 fn describe(error: &wasmtime::Error, stderr: &str) -> String {
@@ -65,10 +53,6 @@ fn describe(error: &wasmtime::Error, stderr: &str) -> String {
     } else {
         error.root_cause().to_string()
     };
-    let message = if stderr.is_empty() {
-        cause
-    } else {
-        format!("{stderr} ({cause})")
-    };
+    let message = if stderr.is_empty() { cause } else { format!("{stderr} ({cause})") };
     message.chars().take(TRAP_MESSAGE_LIMIT).collect()
 }

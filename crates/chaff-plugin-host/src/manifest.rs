@@ -63,11 +63,7 @@ pub enum ManifestError {
     #[error("plugin id '{0}' is invalid (expected ^[a-z0-9][a-z0-9_-]{{0,63}}$)")]
     InvalidId(String),
     #[error("plugin '{plugin}': {field} is invalid: {reason}")]
-    InvalidField {
-        plugin: String,
-        field: &'static str,
-        reason: String,
-    },
+    InvalidField { plugin: String, field: &'static str, reason: String },
 }
 
 impl Manifest {
@@ -91,29 +87,17 @@ impl Manifest {
         };
         if self.version.is_empty()
             || self.version.len() > MAX_VERSION_LEN
-            || !self
-                .version
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".+-".contains(c))
+            || !self.version.chars().all(|c| c.is_ascii_alphanumeric() || ".+-".contains(c))
         {
             return Err(invalid("version", "expected a short version such as 1.2.0"));
         }
         if self.description.len() > MAX_DESCRIPTION_LEN {
             return Err(invalid("description", "longer than 1024 bytes"));
         }
-        if self
-            .description
-            .chars()
-            .any(|c| c.is_control() && c != '\n')
-        {
+        if self.description.chars().any(|c| c.is_control() && c != '\n') {
             return Err(invalid("description", "contains control characters"));
         }
-        if self.sha256.len() != 64
-            || !self
-                .sha256
-                .chars()
-                .all(|c| matches!(c, '0'..='9' | 'a'..='f'))
-        {
+        if self.sha256.len() != 64 || !self.sha256.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
             return Err(invalid("sha256", "expected 64 lower-case hex digits"));
         }
         Ok(())
@@ -157,20 +141,14 @@ sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
     #[test]
     fn refuses_unknown_keys() {
         let err = Manifest::parse(&format!("{GOOD}\nentrypoint = \"x\"\n")).unwrap_err();
-        assert!(
-            matches!(err, ManifestError::Syntax(ref m) if m.contains("entrypoint")),
-            "{err}"
-        );
+        assert!(matches!(err, ManifestError::Syntax(ref m) if m.contains("entrypoint")), "{err}");
     }
 
     #[test]
     fn refuses_bad_ids() {
         for id in ["", "-x", "Ssh", "a b", "x/y", &"a".repeat(65)] {
             let text = GOOD.replace("id = \"ssh\"", &format!("id = \"{id}\""));
-            assert!(
-                matches!(Manifest::parse(&text), Err(ManifestError::InvalidId(_))),
-                "{id}"
-            );
+            assert!(matches!(Manifest::parse(&text), Err(ManifestError::InvalidId(_))), "{id}");
         }
         assert!(is_plugin_id(&"a".repeat(64)));
         assert!(is_plugin_id("fixture-infinite-loop"));

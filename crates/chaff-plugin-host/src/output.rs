@@ -16,19 +16,14 @@ pub fn mutate_size(services: &[String]) -> usize {
 
 /// The size of a plan answer, as counted against the strategy output limit.
 pub fn plan_size(steps: &[PlanStep]) -> usize {
-    steps
-        .iter()
-        .map(|s| s.decky.len() + s.host.len() + PLAN_STEP_OVERHEAD)
-        .sum()
+    steps.iter().map(|s| s.decky.len() + s.host.len() + PLAN_STEP_OVERHEAD).sum()
 }
 
 /// A mutate answer: non-empty, no duplicates, every service among those offered (the
 /// available services, or the archetype's, which a strategy may prefer).
 pub fn check_mutate(input: &MutateInput, services: &[String]) -> Result<(), String> {
     if services.is_empty() {
-        return Err(
-            "no services chosen (a strategy with nothing to offer answers no-candidates)".into(),
-        );
+        return Err("no services chosen (a strategy with nothing to offer answers no-candidates)".into());
     }
     let mut seen = HashSet::new();
     for service in services {
@@ -36,14 +31,9 @@ pub fn check_mutate(input: &MutateInput, services: &[String]) -> Result<(), Stri
             return Err(format!("service '{service}' chosen twice"));
         }
         let offered = input.available.contains(service)
-            || input
-                .archetype_services
-                .as_ref()
-                .is_some_and(|archetype| archetype.contains(service));
+            || input.archetype_services.as_ref().is_some_and(|archetype| archetype.contains(service));
         if !offered {
-            return Err(format!(
-                "service '{service}' was not among the services offered"
-            ));
+            return Err(format!("service '{service}' was not among the services offered"));
         }
     }
     Ok(())
@@ -69,19 +59,12 @@ pub fn check_plan(input: &PlanInput, steps: &[PlanStep]) -> Result<(), String> {
             }
             Some(_) => {}
             None if !input.hosts.contains(&step.host) => {
-                return Err(format!(
-                    "decky '{}' planned on unknown host '{}'",
-                    step.decky, step.host
-                ));
+                return Err(format!("decky '{}' planned on unknown host '{}'", step.decky, step.host));
             }
             None => {}
         }
     }
-    match input
-        .deckies
-        .iter()
-        .find(|d| !placed.contains(d.name.as_str()))
-    {
+    match input.deckies.iter().find(|d| !placed.contains(d.name.as_str())) {
         Some(missing) => Err(format!("decky '{}' is missing from the plan", missing.name)),
         None => Ok(()),
     }
@@ -112,14 +95,8 @@ mod tests {
     fn plan_input() -> PlanInput {
         PlanInput {
             deckies: vec![
-                PlanDecky {
-                    name: "a".into(),
-                    host: None,
-                },
-                PlanDecky {
-                    name: "b".into(),
-                    host: Some("pinned".into()),
-                },
+                PlanDecky { name: "a".into(), host: None },
+                PlanDecky { name: "b".into(), host: Some("pinned".into()) },
             ],
             hosts: strings(&["h1", "h2"]),
             parameters: IndexMap::new(),
@@ -129,36 +106,17 @@ mod tests {
     }
 
     fn step(decky: &str, host: &str) -> PlanStep {
-        PlanStep {
-            decky: decky.into(),
-            host: host.into(),
-            batch: 0,
-        }
+        PlanStep { decky: decky.into(), host: host.into(), batch: 0 }
     }
 
     #[test]
     fn mutate_answers() {
         let input = mutate_input();
         check_mutate(&input, &strings(&["http", "ftp"])).unwrap();
-        assert!(
-            check_mutate(&input, &[])
-                .unwrap_err()
-                .contains("no services")
-        );
-        assert!(
-            check_mutate(&input, &strings(&["http", "http"]))
-                .unwrap_err()
-                .contains("twice")
-        );
-        assert!(
-            check_mutate(&input, &strings(&["smb"]))
-                .unwrap_err()
-                .contains("'smb'")
-        );
-        let with_archetype = MutateInput {
-            archetype_services: Some(strings(&["smb"])),
-            ..mutate_input()
-        };
+        assert!(check_mutate(&input, &[]).unwrap_err().contains("no services"));
+        assert!(check_mutate(&input, &strings(&["http", "http"])).unwrap_err().contains("twice"));
+        assert!(check_mutate(&input, &strings(&["smb"])).unwrap_err().contains("'smb'"));
+        let with_archetype = MutateInput { archetype_services: Some(strings(&["smb"])), ..mutate_input() };
         check_mutate(&with_archetype, &strings(&["smb", "ftp"])).unwrap();
         assert_eq!(mutate_size(&strings(&["ab", "c"])), 3);
     }
@@ -167,34 +125,17 @@ mod tests {
     fn plans() {
         let input = plan_input();
         check_plan(&input, &[step("a", "h2"), step("b", "pinned")]).unwrap();
+        assert!(check_plan(&input, &[step("a", "h1")]).unwrap_err().contains("'b' is missing"));
         assert!(
-            check_plan(&input, &[step("a", "h1")])
+            check_plan(&input, &[step("a", "h1"), step("a", "h1"), step("b", "pinned")])
                 .unwrap_err()
-                .contains("'b' is missing")
+                .contains("twice")
         );
         assert!(
-            check_plan(
-                &input,
-                &[step("a", "h1"), step("a", "h1"), step("b", "pinned")]
-            )
-            .unwrap_err()
-            .contains("twice")
+            check_plan(&input, &[step("a", "h9"), step("b", "pinned")]).unwrap_err().contains("unknown host")
         );
-        assert!(
-            check_plan(&input, &[step("a", "h9"), step("b", "pinned")])
-                .unwrap_err()
-                .contains("unknown host")
-        );
-        assert!(
-            check_plan(&input, &[step("a", "h1"), step("b", "h1")])
-                .unwrap_err()
-                .contains("pinned")
-        );
-        assert!(
-            check_plan(&input, &[step("zz", "h1")])
-                .unwrap_err()
-                .contains("unknown decky")
-        );
+        assert!(check_plan(&input, &[step("a", "h1"), step("b", "h1")]).unwrap_err().contains("pinned"));
+        assert!(check_plan(&input, &[step("zz", "h1")]).unwrap_err().contains("unknown decky"));
         assert_eq!(plan_size(&[step("ab", "h1")]), 8);
     }
 }

@@ -45,11 +45,7 @@ pub struct CallLimits {
 
 impl CallState {
     /// A store for one call of `plugin`: empty WASI context, memory cap armed, deadline set.
-    pub fn store(
-        engine: &wasmtime::Engine,
-        plugin: &Arc<str>,
-        limits: CallLimits,
-    ) -> Store<CallState> {
+    pub fn store(engine: &wasmtime::Engine, plugin: &Arc<str>, limits: CallLimits) -> Store<CallState> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_LIMIT);
         // No preopens, no env, no args, no network: the builder starts from nothing and only
         // stderr is pointed somewhere (a bounded in-memory buffer).
@@ -70,9 +66,7 @@ impl CallState {
 
     /// What the plugin wrote to stderr (lossy UTF-8, trimmed).
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents())
-            .trim()
-            .to_owned()
+        String::from_utf8_lossy(&self.stderr.contents()).trim().to_owned()
     }
 
     /// Ends the call's logging: reports messages dropped by the per-call cap, and what the
@@ -88,10 +82,7 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -108,12 +99,7 @@ pub struct MemoryCap {
 
 impl MemoryCap {
     fn new(limit: usize) -> Self {
-        Self {
-            limit,
-            used: 0,
-            table_elements: 0,
-            denied: false,
-        }
+        Self { limit, used: 0, table_elements: 0, denied: false }
     }
 }
 
@@ -144,10 +130,7 @@ impl ResourceLimiter for MemoryCap {
         desired: usize,
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let total = self
-            .table_elements
-            .saturating_sub(current)
-            .saturating_add(desired);
+        let total = self.table_elements.saturating_sub(current).saturating_add(desired);
         if total > MAX_TABLE_ELEMENTS {
             return Ok(false);
         }
@@ -179,13 +162,7 @@ struct LogSink {
 
 impl LogSink {
     fn new(plugin: Arc<str>, max_bytes: usize, max_events: usize) -> Self {
-        Self {
-            plugin,
-            max_bytes,
-            max_events,
-            emitted: 0,
-            suppressed: 0,
-        }
+        Self { plugin, max_bytes, max_events, emitted: 0, suppressed: 0 }
     }
 
     fn record(&mut self, level: LogLevel, message: &str) {

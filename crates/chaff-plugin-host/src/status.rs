@@ -79,10 +79,7 @@ pub(crate) struct Health {
 
 impl Health {
     pub fn disabled(&self) -> Option<DisabledReason> {
-        self.disabled
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.disabled.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Records a call outcome; returns true when this timeout just disabled the plugin.
@@ -118,10 +115,7 @@ mod tests {
         assert!(!health.record(true, 3));
         assert!(health.disabled().is_none());
         assert!(health.record(true, 3));
-        assert_eq!(
-            health.disabled(),
-            Some(DisabledReason::RepeatedTimeouts { count: 3 })
-        );
+        assert_eq!(health.disabled(), Some(DisabledReason::RepeatedTimeouts { count: 3 }));
         assert!(!health.record(true, 3), "disabling happens once");
     }
 }

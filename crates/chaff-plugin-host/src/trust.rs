@@ -11,17 +11,11 @@ use crate::manifest::is_plugin_id;
 #[derive(Debug, Error)]
 pub enum TrustError {
     #[error("cannot read trust store {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("trust store {path} is malformed: {message}")]
     Malformed { path: PathBuf, message: String },
     #[error("cannot write trust store {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("trust store has no file to save to")]
     NoPath,
     #[error("cannot trust plugin '{id}': {reason}")]
@@ -63,26 +57,14 @@ impl TrustStore {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(source) => {
-                return Err(TrustError::Read {
-                    path: path.to_owned(),
-                    source,
-                });
+                return Err(TrustError::Read { path: path.to_owned(), source });
             }
         };
-        let malformed = |message: String| TrustError::Malformed {
-            path: path.to_owned(),
-            message,
-        };
-        let file: TrustFile =
-            toml::from_str(&text).map_err(|e| malformed(e.message().to_owned()))?;
-        let mut store = Self {
-            path: Some(path.to_owned()),
-            entries: Vec::new(),
-        };
+        let malformed = |message: String| TrustError::Malformed { path: path.to_owned(), message };
+        let file: TrustFile = toml::from_str(&text).map_err(|e| malformed(e.message().to_owned()))?;
+        let mut store = Self { path: Some(path.to_owned()), entries: Vec::new() };
         for entry in file.plugins {
-            store
-                .trust(&entry.id, &entry.sha256)
-                .map_err(|e| malformed(e.to_string()))?;
+            store.trust(&entry.id, &entry.sha256).map_err(|e| malformed(e.to_string()))?;
         }
         Ok(store)
     }
@@ -90,10 +72,7 @@ impl TrustStore {
     /// Trusts exactly this build of plugin `id`. Idempotent.
     pub fn trust(&mut self, id: &str, sha256: &str) -> Result<(), TrustError> {
         if !is_plugin_id(id) {
-            return Err(TrustError::Invalid {
-                id: id.to_owned(),
-                reason: "invalid plugin id",
-            });
+            return Err(TrustError::Invalid { id: id.to_owned(), reason: "invalid plugin id" });
         }
         if sha256.len() != 64 || !sha256.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
             return Err(TrustError::Invalid {
@@ -102,10 +81,7 @@ impl TrustStore {
             });
         }
         if !self.is_trusted(id, sha256) {
-            self.entries.push(TrustedPlugin {
-                id: id.to_owned(),
-                sha256: sha256.to_owned(),
-            });
+            self.entries.push(TrustedPlugin { id: id.to_owned(), sha256: sha256.to_owned() });
         }
         Ok(())
     }
@@ -118,9 +94,7 @@ impl TrustStore {
     }
 
     pub fn is_trusted(&self, id: &str, sha256: &str) -> bool {
-        self.entries
-            .iter()
-            .any(|e| e.id == id && e.sha256 == sha256)
+        self.entries.iter().any(|e| e.id == id && e.sha256 == sha256)
     }
 
     pub fn entries(&self) -> &[TrustedPlugin] {
@@ -130,13 +104,8 @@ impl TrustStore {
     /// Writes the store back to the file it was loaded from (atomically: temp file + rename).
     pub fn save(&self) -> Result<(), TrustError> {
         let path = self.path.as_deref().ok_or(TrustError::NoPath)?;
-        let write = |source| TrustError::Write {
-            path: path.to_owned(),
-            source,
-        };
-        let file = TrustFile {
-            plugins: self.entries.clone(),
-        };
+        let write = |source| TrustError::Write { path: path.to_owned(), source };
+        let file = TrustFile { plugins: self.entries.clone() };
         let text = toml::to_string(&file).expect("a list of string pairs always serialises");
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(write)?;
@@ -179,10 +148,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("trust.toml");
         std::fs::write(&path, "[[plugin]]\nid = \"echo\"\nsha256 = \"nope\"\n").unwrap();
-        assert!(matches!(
-            TrustStore::load(&path),
-            Err(TrustError::Malformed { .. })
-        ));
+        assert!(matches!(TrustStore::load(&path), Err(TrustError::Malformed { .. })));
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chaff_plugin_host::{
-    Call, DisabledReason, Limits, MutateInput, PlanDecky, PlanInput, PluginError, PluginHost,
-    PluginState, ServiceConfig, StrategyFailure, ViolationKind, validate_config,
+    Call, DisabledReason, Limits, MutateInput, PlanDecky, PlanInput, PluginError, PluginHost, PluginState,
+    ServiceConfig, StrategyFailure, ViolationKind, validate_config,
 };
 use common::*;
 use indexmap::IndexMap;
@@ -18,10 +18,7 @@ use serde_json::json;
 /// A short call budget keeps the timeout tests quick; the fixtures that finish do so in
 /// microseconds.
 fn quick_limits() -> Limits {
-    Limits {
-        call_budget: Duration::from_millis(200),
-        ..Limits::default()
-    }
+    Limits { call_budget: Duration::from_millis(200), ..Limits::default() }
 }
 
 const SERVICE_FIXTURES: &[&str] = &[
@@ -45,10 +42,7 @@ fn hostile_host() -> PluginHost {
     host
 }
 
-fn render(
-    host: &PluginHost,
-    slug: &str,
-) -> Result<serde_json::Map<String, serde_json::Value>, PluginError> {
+fn render(host: &PluginHost, slug: &str) -> Result<serde_json::Map<String, serde_json::Value>, PluginError> {
     host.render(slug, &decky(), &ServiceConfig::default())
 }
 
@@ -61,33 +55,18 @@ fn assert_ssh_renders(host: &PluginHost) {
     assert_eq!(fragment["image"], "chaff-sensor:0.1");
     assert_eq!(fragment["environment"]["NODE_NAME"], "decky-01");
     assert_eq!(fragment["environment"]["SSH_ROOT_PASSWORD"], "hunter2");
-    assert_eq!(
-        fragment["environment"]["SSH_USER"], "ubuntu",
-        "defaults are filled in"
-    );
+    assert_eq!(fragment["environment"]["SSH_USER"], "ubuntu", "defaults are filled in");
 }
 
 fn assert_policy(host: &PluginHost, slug: &str, plugin: &str, field: &str, kind: ViolationKind) {
     let err = render(host, slug).unwrap_err();
     let message = err.to_string();
-    let PluginError::Policy {
-        plugin: p,
-        service,
-        violation,
-    } = err
-    else {
+    let PluginError::Policy { plugin: p, service, violation } = err else {
         panic!("{slug}: expected Policy, got {message}")
     };
     assert_eq!((p.as_str(), service.as_str()), (plugin, slug));
-    assert_eq!(
-        (violation.field.as_str(), violation.kind),
-        (field, kind),
-        "{slug}: {violation}"
-    );
-    assert!(
-        message.contains(plugin) && message.contains(field),
-        "{message}"
-    );
+    assert_eq!((violation.field.as_str(), violation.kind), (field, kind), "{slug}: {violation}");
+    assert!(message.contains(plugin) && message.contains(field), "{message}");
 }
 
 #[test]
@@ -115,12 +94,7 @@ fn every_hostile_fixture_fails_alone_and_the_host_keeps_working() {
     );
 
     let err = render(&host, "fx_panic").unwrap_err();
-    let PluginError::Trapped {
-        plugin,
-        call: Call::Render,
-        message,
-    } = &err
-    else {
+    let PluginError::Trapped { plugin, call: Call::Render, message } = &err else {
         panic!("expected Trapped, got {err}")
     };
     assert_eq!(plugin, "fixture-panic");
@@ -129,13 +103,7 @@ fn every_hostile_fixture_fails_alone_and_the_host_keeps_working() {
         "panic message from stderr: {message}"
     );
 
-    assert_policy(
-        &host,
-        "fx_privileged",
-        "fixture-privileged",
-        "privileged",
-        ViolationKind::Privileged,
-    );
+    assert_policy(&host, "fx_privileged", "fixture-privileged", "privileged", ViolationKind::Privileged);
     assert_policy(
         &host,
         "fx_docker_socket",
@@ -143,20 +111,8 @@ fn every_hostile_fixture_fails_alone_and_the_host_keeps_working() {
         "volumes[0]",
         ViolationKind::DockerSocket,
     );
-    assert_policy(
-        &host,
-        "fx_undeclared_port",
-        "fixture-undeclared-port",
-        "ports[0]",
-        ViolationKind::Port,
-    );
-    assert_policy(
-        &host,
-        "fx_undeclared_image",
-        "fixture-undeclared-image",
-        "image",
-        ViolationKind::Image,
-    );
+    assert_policy(&host, "fx_undeclared_port", "fixture-undeclared-port", "ports[0]", ViolationKind::Port);
+    assert_policy(&host, "fx_undeclared_image", "fixture-undeclared-image", "image", ViolationKind::Image);
     assert_policy(
         &host,
         "fx_forbidden_cap",
@@ -168,20 +124,10 @@ fn every_hostile_fixture_fails_alone_and_the_host_keeps_working() {
     // After all of that, the same host still renders ssh, and every plugin is still enabled
     // (one timeout is not enough to disable).
     assert_ssh_renders(&host);
-    assert!(
-        host.plugins()
-            .iter()
-            .all(|p| p.state == PluginState::Enabled)
-    );
+    assert!(host.plugins().iter().all(|p| p.state == PluginState::Enabled));
     // A hostile fixture fails the same way every time: nothing leaks between calls.
-    assert!(matches!(
-        render(&host, "fx_memory"),
-        Err(PluginError::MemoryExceeded { .. })
-    ));
-    assert!(matches!(
-        render(&host, "fx_panic"),
-        Err(PluginError::Trapped { .. })
-    ));
+    assert!(matches!(render(&host, "fx_memory"), Err(PluginError::MemoryExceeded { .. })));
+    assert!(matches!(render(&host, "fx_panic"), Err(PluginError::Trapped { .. })));
     assert_ssh_renders(&host);
 }
 
@@ -193,34 +139,18 @@ fn repeated_timeouts_disable_the_plugin() {
 
     for attempt in 1..=3 {
         let err = render(&host, "fx_loop").unwrap_err();
-        assert!(
-            matches!(err, PluginError::Timeout { .. }),
-            "attempt {attempt}: {err}"
-        );
+        assert!(matches!(err, PluginError::Timeout { .. }), "attempt {attempt}: {err}");
     }
     let err = render(&host, "fx_loop").unwrap_err();
-    let PluginError::Disabled { plugin, reason } = &err else {
-        panic!("expected Disabled, got {err}")
-    };
+    let PluginError::Disabled { plugin, reason } = &err else { panic!("expected Disabled, got {err}") };
     assert_eq!(plugin, "fixture-infinite-loop");
     assert_eq!(reason, &DisabledReason::RepeatedTimeouts { count: 3 });
     assert!(err.to_string().contains("timed out 3 times"), "{err}");
 
     let status = host.plugin("fixture-infinite-loop").unwrap();
-    assert_eq!(
-        status.state,
-        PluginState::Disabled {
-            reason: DisabledReason::RepeatedTimeouts { count: 3 }
-        }
-    );
-    assert!(
-        host.services().iter().all(|s| s.slug != "fx_loop"),
-        "disabled services are not offered"
-    );
-    assert!(
-        host.service("fx_loop").is_some(),
-        "but can still be looked up, to explain"
-    );
+    assert_eq!(status.state, PluginState::Disabled { reason: DisabledReason::RepeatedTimeouts { count: 3 } });
+    assert!(host.services().iter().all(|s| s.slug != "fx_loop"), "disabled services are not offered");
+    assert!(host.service("fx_loop").is_some(), "but can still be looked up, to explain");
     assert_ssh_renders(&host);
 }
 
@@ -252,24 +182,12 @@ fn mutate_input() -> MutateInput {
 fn plan_input(parameters: &[(&str, &str)]) -> PlanInput {
     PlanInput {
         deckies: vec![
-            PlanDecky {
-                name: "a".into(),
-                host: None,
-            },
-            PlanDecky {
-                name: "b".into(),
-                host: None,
-            },
-            PlanDecky {
-                name: "c".into(),
-                host: Some("h1".into()),
-            },
+            PlanDecky { name: "a".into(), host: None },
+            PlanDecky { name: "b".into(), host: None },
+            PlanDecky { name: "c".into(), host: Some("h1".into()) },
         ],
         hosts: vec!["h1".into(), "h2".into()],
-        parameters: parameters
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
+        parameters: parameters.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         now: 1_700_000_000,
         seed: 7,
     }
@@ -279,26 +197,16 @@ fn plan_input(parameters: &[(&str, &str)]) -> PlanInput {
 fn strategies_answer_and_are_checked() {
     let host = strategy_host();
     let ids: Vec<&str> = host.strategies().iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(
-        ids,
-        ["fx-flood", "fx-invent", "fx-rotate", "fx-spin", "fx-spread"]
-    );
+    assert_eq!(ids, ["fx-flood", "fx-invent", "fx-rotate", "fx-spin", "fx-spread"]);
 
     assert_eq!(host.mutate("fx-rotate", &mutate_input()).unwrap(), ["ftp"]);
 
     let steps = host.plan("fx-spread", &plan_input(&[])).unwrap();
-    let placed: Vec<(&str, &str, u32)> = steps
-        .iter()
-        .map(|s| (s.decky.as_str(), s.host.as_str(), s.batch))
-        .collect();
+    let placed: Vec<(&str, &str, u32)> =
+        steps.iter().map(|s| (s.decky.as_str(), s.host.as_str(), s.batch)).collect();
     assert_eq!(placed, [("a", "h1", 0), ("b", "h2", 0), ("c", "h1", 1)]);
     // A declared parameter reaches the plugin; an undeclared one is dropped.
-    let steps = host
-        .plan(
-            "fx-spread",
-            &plan_input(&[("first-batch", "5"), ("bogus", "x")]),
-        )
-        .unwrap();
+    let steps = host.plan("fx-spread", &plan_input(&[("first-batch", "5"), ("bogus", "x")])).unwrap();
     assert_eq!(steps[0].batch, 5);
 
     let err = host.mutate("fx-invent", &mutate_input()).unwrap_err();
@@ -314,14 +222,8 @@ fn strategies_answer_and_are_checked() {
     );
 
     let err = host.mutate("fx-spread", &mutate_input()).unwrap_err();
-    assert!(
-        matches!(err, PluginError::WrongStrategyKind { .. }),
-        "{err}"
-    );
-    assert!(matches!(
-        host.plan("nope", &plan_input(&[])),
-        Err(PluginError::UnknownStrategy(_))
-    ));
+    assert!(matches!(err, PluginError::WrongStrategyKind { .. }), "{err}");
+    assert!(matches!(host.plan("nope", &plan_input(&[])), Err(PluginError::UnknownStrategy(_))));
 
     // The plugin's own refusal comes back typed.
     let mut nothing_new = mutate_input();
@@ -334,10 +236,7 @@ fn strategies_answer_and_are_checked() {
 
     // Still healthy after all that.
     assert_eq!(host.mutate("fx-rotate", &mutate_input()).unwrap(), ["ftp"]);
-    assert_eq!(
-        host.plugin("fixture-strategy").unwrap().limits.memory_bytes,
-        64 << 20
-    );
+    assert_eq!(host.plugin("fixture-strategy").unwrap().limits.memory_bytes, 64 << 20);
 }
 
 #[test]
@@ -382,25 +281,17 @@ fn plugin_logs_become_bounded_tracing_events() {
         host.plan("fx-spread", &plan_input(&[])).unwrap();
     });
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let rotate = text
-        .lines()
-        .find(|l| l.contains("rotating d1"))
-        .unwrap_or_else(|| panic!("no log line in:\n{text}"));
+    let rotate =
+        text.lines().find(|l| l.contains("rotating d1")).unwrap_or_else(|| panic!("no log line in:\n{text}"));
     assert!(
         rotate.contains("INFO") && rotate.contains("plugin=\"fixture-strategy\"")
             || rotate.contains("plugin=fixture-strategy"),
         "{rotate}"
     );
     let spread = text.lines().find(|l| l.contains("spread xxx")).unwrap();
-    assert!(
-        spread.contains("WARN") && spread.contains("truncated=true"),
-        "{spread}"
-    );
+    assert!(spread.contains("WARN") && spread.contains("truncated=true"), "{spread}");
     let xs = spread.matches('x').count();
-    assert!(
-        xs < 1100,
-        "the 3000-byte message is cut to the 1024-byte limit ({xs} x's)"
-    );
+    assert!(xs < 1100, "the 3000-byte message is cut to the 1024-byte limit ({xs} x's)");
 }
 
 #[test]
@@ -414,10 +305,7 @@ fn calls_run_concurrently_from_many_threads() {
             scope.spawn(move || {
                 for _ in 0..10 {
                     assert_ssh_renders(host);
-                    assert!(matches!(
-                        render(host, "fx_panic"),
-                        Err(PluginError::Trapped { .. })
-                    ));
+                    assert!(matches!(render(host, "fx_panic"), Err(PluginError::Trapped { .. })));
                 }
             });
         }
@@ -427,40 +315,21 @@ fn calls_run_concurrently_from_many_threads() {
 #[test]
 fn the_builtin_strategies_pass_the_output_checks() {
     let mut host = host();
-    for plugin in chaff_builtin_plugins::BUILTIN
-        .iter()
-        .filter(|p| p.manifest.contains("kind = \"strategy\""))
+    for plugin in chaff_builtin_plugins::BUILTIN.iter().filter(|p| p.manifest.contains("kind = \"strategy\""))
     {
-        host.load(
-            plugin.manifest,
-            plugin.wasm,
-            chaff_plugin_host::Origin::Builtin,
-        )
-        .unwrap();
+        host.load(plugin.manifest, plugin.wasm, chaff_plugin_host::Origin::Builtin).unwrap();
     }
-    for strategy in host
-        .strategies()
-        .iter()
-        .map(|s| (s.id.clone(), s.kind))
-        .collect::<Vec<_>>()
-    {
+    for strategy in host.strategies().iter().map(|s| (s.id.clone(), s.kind)).collect::<Vec<_>>() {
         match strategy.1 {
             chaff_plugin_host::StrategyKind::Mutate => {
                 for seed in 0..20 {
-                    let input = MutateInput {
-                        seed,
-                        ..mutate_input()
-                    };
-                    let chosen = host
-                        .mutate(&strategy.0, &input)
-                        .unwrap_or_else(|e| panic!("{e}"));
+                    let input = MutateInput { seed, ..mutate_input() };
+                    let chosen = host.mutate(&strategy.0, &input).unwrap_or_else(|e| panic!("{e}"));
                     assert!(!chosen.is_empty());
                 }
             }
             chaff_plugin_host::StrategyKind::Deploy => {
-                let steps = host
-                    .plan(&strategy.0, &plan_input(&[]))
-                    .unwrap_or_else(|e| panic!("{e}"));
+                let steps = host.plan(&strategy.0, &plan_input(&[])).unwrap_or_else(|e| panic!("{e}"));
                 assert_eq!(steps.len(), 3);
             }
         }

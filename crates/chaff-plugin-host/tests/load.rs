@@ -28,48 +28,28 @@ fn loads_ssh_and_lists_it() {
     assert_eq!(status.state, PluginState::Enabled);
     assert_eq!(status.services, ["ssh", "telnet"]);
     assert_eq!(status.sha256, sha256_hex(wasm));
-    assert_eq!(
-        status.limits.memory_bytes,
-        chaff_plugin_host::limits::SERVICE_MEMORY_LIMIT
-    );
-    assert!(
-        status
-            .imports
-            .iter()
-            .all(|i| chaff_plugin_host::imports::is_allowed(i))
-    );
-    assert!(
-        status.imports.iter().any(|i| i.starts_with("wasi:cli/")),
-        "{:?}",
-        status.imports
-    );
+    assert_eq!(status.limits.memory_bytes, chaff_plugin_host::limits::SERVICE_MEMORY_LIMIT);
+    assert!(status.imports.iter().all(|i| chaff_plugin_host::imports::is_allowed(i)));
+    assert!(status.imports.iter().any(|i| i.starts_with("wasi:cli/")), "{:?}", status.imports);
 }
 
 #[test]
 fn forbidden_import_is_refused_at_load_naming_the_import() {
     let mut host = host();
     let (manifest, wasm) = fixture("forbidden-import");
-    let err = host
-        .load(&manifest, &wasm, Origin::ThirdParty { trusted: true })
-        .unwrap_err();
+    let err = host.load(&manifest, &wasm, Origin::ThirdParty { trusted: true }).unwrap_err();
     let LoadError::ForbiddenImport { plugin, import } = &err else {
         panic!("expected ForbiddenImport, got {err}")
     };
     assert_eq!(plugin, "fixture-forbidden-import");
     assert!(import.starts_with("wasi:sockets/"), "{import}");
     let message = err.to_string();
-    assert!(
-        message.contains("fixture-forbidden-import") && message.contains("wasi:sockets/"),
-        "{message}"
-    );
+    assert!(message.contains("fixture-forbidden-import") && message.contains("wasi:sockets/"), "{message}");
 
     // Nothing of it is usable, and it is listed as disabled with the reason.
     assert!(host.service("fx_forbidden_import").is_none());
     let status = host.plugin("fixture-forbidden-import").unwrap();
-    let PluginState::Disabled {
-        reason: DisabledReason::LoadFailed { error },
-    } = status.state
-    else {
+    let PluginState::Disabled { reason: DisabledReason::LoadFailed { error } } = status.state else {
         panic!("expected a load failure, got {:?}", status.state)
     };
     assert!(error.contains("wasi:sockets/"), "{error}");
@@ -81,15 +61,8 @@ fn hash_mismatch_is_refused() {
     let (manifest, mut wasm) = fixture("privileged");
     let tampered = wasm.len() - 1;
     wasm[tampered] ^= 0xff;
-    let err = host
-        .load(&manifest, &wasm, Origin::ThirdParty { trusted: true })
-        .unwrap_err();
-    let LoadError::HashMismatch {
-        plugin,
-        expected,
-        actual,
-    } = &err
-    else {
+    let err = host.load(&manifest, &wasm, Origin::ThirdParty { trusted: true }).unwrap_err();
+    let LoadError::HashMismatch { plugin, expected, actual } = &err else {
         panic!("expected HashMismatch, got {err}")
     };
     assert_eq!(plugin, "fixture-privileged");
@@ -103,21 +76,11 @@ fn wrong_api_version_is_refused() {
     let mut host = host();
     let (manifest, wasm) = fixture("panic");
     let manifest = with_line(&manifest, "api_version", "\"0.2.0\"");
-    let err = host
-        .load(&manifest, &wasm, Origin::ThirdParty { trusted: true })
-        .unwrap_err();
-    let LoadError::UnsupportedApi {
-        plugin,
-        found,
-        supported,
-    } = &err
-    else {
+    let err = host.load(&manifest, &wasm, Origin::ThirdParty { trusted: true }).unwrap_err();
+    let LoadError::UnsupportedApi { plugin, found, supported } = &err else {
         panic!("expected UnsupportedApi, got {err}")
     };
-    assert_eq!(
-        (plugin.as_str(), found.as_str(), *supported),
-        ("fixture-panic", "0.2.0", "0.1.0")
-    );
+    assert_eq!((plugin.as_str(), found.as_str(), *supported), ("fixture-panic", "0.2.0", "0.1.0"));
 }
 
 #[test]
@@ -125,10 +88,7 @@ fn malformed_manifests_are_refused() {
     let mut host = host();
     let (manifest, wasm) = fixture("panic");
     let unknown_key = format!("{manifest}\nentrypoint = \"main\"\n");
-    assert!(matches!(
-        host.load(&unknown_key, &wasm, Origin::Builtin),
-        Err(LoadError::Manifest { .. })
-    ));
+    assert!(matches!(host.load(&unknown_key, &wasm, Origin::Builtin), Err(LoadError::Manifest { .. })));
     let bad_id = with_line(&manifest, "id", "\"Not Valid\"");
     let err = host.load(&bad_id, &wasm, Origin::Builtin).unwrap_err();
     assert!(err.to_string().contains("Not Valid"), "{err}");
@@ -139,9 +99,7 @@ fn declared_kind_must_match_the_world() {
     let mut host = host();
     let (manifest, wasm) = fixture("strategy");
     let manifest = with_line(&manifest, "kind", "\"service\"");
-    let err = host
-        .load(&manifest, &wasm, Origin::ThirdParty { trusted: true })
-        .unwrap_err();
+    let err = host.load(&manifest, &wasm, Origin::ThirdParty { trusted: true }).unwrap_err();
     assert!(
         matches!(&err, LoadError::WorldMismatch { plugin, kind: PluginKind::Service, .. } if plugin == "fixture-strategy"),
         "{err}"
@@ -163,20 +121,13 @@ fn untrusted_third_party_is_refused_then_loads_once_trusted() {
     let results = host.load_dir(plugins.path(), &trust);
     assert_eq!(results.len(), 1);
     let err = results.into_iter().next().unwrap().unwrap_err();
-    let LoadError::Untrusted { plugin, sha256 } = &err else {
-        panic!("expected Untrusted, got {err}")
-    };
+    let LoadError::Untrusted { plugin, sha256 } = &err else { panic!("expected Untrusted, got {err}") };
     assert_eq!(plugin, "fixture-privileged");
     assert!(host.service("fx_privileged").is_none());
 
     // Listed as disabled so the UI/CLI can offer to trust it.
     let status = host.plugin("fixture-privileged").unwrap();
-    assert_eq!(
-        status.state,
-        PluginState::Disabled {
-            reason: DisabledReason::Untrusted
-        }
-    );
+    assert_eq!(status.state, PluginState::Disabled { reason: DisabledReason::Untrusted });
     assert_eq!(status.origin, Origin::ThirdParty { trusted: false });
     assert_eq!(&status.sha256, sha256);
 
@@ -190,29 +141,17 @@ fn untrusted_third_party_is_refused_then_loads_once_trusted() {
     let status = host.plugin("fixture-privileged").unwrap();
     assert_eq!(status.state, PluginState::Enabled);
     assert_eq!(status.origin, Origin::ThirdParty { trusted: true });
-    assert_eq!(
-        host.plugins()
-            .iter()
-            .filter(|p| p.id == "fixture-privileged")
-            .count(),
-        1
-    );
+    assert_eq!(host.plugins().iter().filter(|p| p.id == "fixture-privileged").count(), 1);
 }
 
 #[test]
 fn a_missing_plugins_dir_is_empty_and_incomplete_dirs_are_errors() {
     let mut host = host();
     let root = tempfile::tempdir().unwrap();
-    assert!(
-        host.load_dir(&root.path().join("nope"), &TrustStore::empty())
-            .is_empty()
-    );
+    assert!(host.load_dir(&root.path().join("nope"), &TrustStore::empty()).is_empty());
     std::fs::create_dir(root.path().join("broken")).unwrap();
     let results = host.load_dir(root.path(), &TrustStore::empty());
-    assert!(
-        matches!(results.as_slice(), [Err(LoadError::Io { .. })]),
-        "{results:?}"
-    );
+    assert!(matches!(results.as_slice(), [Err(LoadError::Io { .. })]), "{results:?}");
 }
 
 #[test]
@@ -222,35 +161,20 @@ fn duplicate_ids_and_slugs_are_refused_naming_both() {
     let (manifest, wasm) = ssh();
 
     let err = host.load(manifest, wasm, Origin::Builtin).unwrap_err();
-    assert!(
-        matches!(&err, LoadError::DuplicatePlugin { plugin, .. } if plugin == "shell"),
-        "{err}"
-    );
+    assert!(matches!(&err, LoadError::DuplicatePlugin { plugin, .. } if plugin == "shell"), "{err}");
 
     // Same component under another id: its slug `ssh` is taken by plugin `shell`.
     let renamed = with_line(manifest, "id", "\"ssh-copy\"");
     let err = host.load(&renamed, wasm, Origin::Builtin).unwrap_err();
-    let LoadError::ServiceConflict {
-        plugin,
-        slug,
-        existing,
-    } = &err
-    else {
+    let LoadError::ServiceConflict { plugin, slug, existing } = &err else {
         panic!("expected ServiceConflict, got {err}")
     };
-    assert_eq!(
-        (plugin.as_str(), slug.as_str(), existing.as_str()),
-        ("ssh-copy", "ssh", "shell")
-    );
+    assert_eq!((plugin.as_str(), slug.as_str(), existing.as_str()), ("ssh-copy", "ssh", "shell"));
     let message = err.to_string();
-    assert!(
-        message.contains("ssh-copy") && message.contains("'ssh'"),
-        "{message}"
-    );
+    assert!(message.contains("ssh-copy") && message.contains("'ssh'"), "{message}");
 
     // The original still works.
-    host.render("ssh", &decky(), &ServiceConfig::default())
-        .unwrap();
+    host.render("ssh", &decky(), &ServiceConfig::default()).unwrap();
 }
 
 #[test]
@@ -259,9 +183,7 @@ fn strategy_id_conflicts_are_refused() {
     load_fixture(&mut host, "strategy");
     let (manifest, wasm) = fixture("strategy");
     let renamed = with_line(&manifest, "id", "\"strategy-copy\"");
-    let err = host
-        .load(&renamed, &wasm, Origin::ThirdParty { trusted: true })
-        .unwrap_err();
+    let err = host.load(&renamed, &wasm, Origin::ThirdParty { trusted: true }).unwrap_err();
     assert!(
         matches!(&err, LoadError::StrategyConflict { plugin, existing, .. } if plugin == "strategy-copy" && existing == "fixture-strategy"),
         "{err}"
@@ -271,20 +193,14 @@ fn strategy_id_conflicts_are_refused() {
 #[test]
 fn a_warm_start_deserialises_instead_of_compiling() {
     let cache = tempfile::tempdir().unwrap();
-    let options = || HostOptions {
-        limits: Limits::default(),
-        cache_dir: Some(cache.path().to_owned()),
-    };
+    let options = || HostOptions { limits: Limits::default(), cache_dir: Some(cache.path().to_owned()) };
     let (manifest, wasm) = ssh();
     let sha = sha256_hex(wasm);
 
     let mut cold = PluginHost::new(options()).unwrap();
     cold.load(manifest, wasm, Origin::Builtin).unwrap();
     assert_eq!(cold.cache_stats().compiled, 1);
-    assert_eq!(
-        cold.plugin("shell").unwrap().artifact,
-        Some(ArtifactSource::Compiled)
-    );
+    assert_eq!(cold.plugin("shell").unwrap().artifact, Some(ArtifactSource::Compiled));
     let file = cold.cache_file(&sha).unwrap();
     assert!(file.is_file(), "{} should exist", file.display());
     assert!(
@@ -292,36 +208,23 @@ fn a_warm_start_deserialises_instead_of_compiling() {
             .unwrap()
             .to_str()
             .unwrap()
-            .ends_with(&format!(
-                "-{}.cwasm",
-                chaff_plugin_host::engine::WASMTIME_VERSION
-            ))
+            .ends_with(&format!("-{}.cwasm", chaff_plugin_host::engine::WASMTIME_VERSION))
     );
 
     let mut warm = PluginHost::new(options()).unwrap();
     warm.load(manifest, wasm, Origin::Builtin).unwrap();
     let stats = warm.cache_stats();
     assert_eq!((stats.compiled, stats.from_disk), (0, 1), "{stats:?}");
-    assert_eq!(
-        warm.plugin("shell").unwrap().artifact,
-        Some(ArtifactSource::DiskCache)
-    );
-    warm.render("ssh", &decky(), &ServiceConfig::default())
-        .unwrap();
+    assert_eq!(warm.plugin("shell").unwrap().artifact, Some(ArtifactSource::DiskCache));
+    warm.render("ssh", &decky(), &ServiceConfig::default()).unwrap();
 
     // A corrupt cache file is recompiled (and replaced), never fatal.
     std::fs::write(&file, b"not a compiled component").unwrap();
     let mut repaired = PluginHost::new(options()).unwrap();
     repaired.load(manifest, wasm, Origin::Builtin).unwrap();
     let stats = repaired.cache_stats();
-    assert_eq!(
-        (stats.compiled, stats.from_disk, stats.disk_rejected),
-        (1, 0, 1),
-        "{stats:?}"
-    );
-    repaired
-        .render("ssh", &decky(), &ServiceConfig::default())
-        .unwrap();
+    assert_eq!((stats.compiled, stats.from_disk, stats.disk_rejected), (1, 0, 1), "{stats:?}");
+    repaired.render("ssh", &decky(), &ServiceConfig::default()).unwrap();
 
     let mut again = PluginHost::new(options()).unwrap();
     again.load(manifest, wasm, Origin::Builtin).unwrap();

@@ -202,7 +202,8 @@ fn read_fleet_row(conn: &Connection, name: &str) -> Result<Option<StoredFleet>, 
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?)),
         )
         .optional()?;
-    let Some((network, log_target, mutate_interval, custom_services, fleet_services, created_at, updated_at)) = columns
+    let Some((network, log_target, mutate_interval, custom_services, fleet_services, created_at, updated_at)) =
+        columns
     else {
         return Ok(None);
     };
@@ -225,13 +226,16 @@ fn read_fleet_row(conn: &Connection, name: &str) -> Result<Option<StoredFleet>, 
 }
 
 fn read_deckies(conn: &Connection, fleet: &str) -> Result<Vec<DeckyRecord>, StoreError> {
-    let mut statement = conn.prepare("SELECT name, ip, desired FROM deckies WHERE fleet = ?1 ORDER BY position")?;
-    let rows = statement
-        .query_map([fleet], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))?;
+    let mut statement =
+        conn.prepare("SELECT name, ip, desired FROM deckies WHERE fleet = ?1 ORDER BY position")?;
+    let rows = statement.query_map([fleet], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+    })?;
     let mut deckies = Vec::new();
     for row in rows {
         let (name, ip, desired) = row?;
-        let ip = ip.parse().map_err(|_| StoreError::Corrupt(format!("deckies.ip '{ip}' of decky '{name}'")))?;
+        let ip =
+            ip.parse().map_err(|_| StoreError::Corrupt(format!("deckies.ip '{ip}' of decky '{name}'")))?;
         deckies.push(DeckyRecord { name, ip, desired: parse_json("deckies.desired", &desired)? });
     }
     Ok(deckies)

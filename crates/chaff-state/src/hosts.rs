@@ -50,14 +50,19 @@ impl Store {
     pub fn host(&self, id: &str) -> Result<Option<HostRecord>, StoreError> {
         let found = self
             .conn
-            .query_row("SELECT id, name, kind, docker_endpoint FROM hosts WHERE id = ?1", [id], read_host_columns)
+            .query_row(
+                "SELECT id, name, kind, docker_endpoint FROM hosts WHERE id = ?1",
+                [id],
+                read_host_columns,
+            )
             .optional()?;
         Ok(found.map(into_host))
     }
 
     /// Every host, by name.
     pub fn hosts(&self) -> Result<Vec<HostRecord>, StoreError> {
-        let mut statement = self.conn.prepare("SELECT id, name, kind, docker_endpoint FROM hosts ORDER BY name")?;
+        let mut statement =
+            self.conn.prepare("SELECT id, name, kind, docker_endpoint FROM hosts ORDER BY name")?;
         let rows = statement.query_map([], read_host_columns)?;
         Ok(rows.map(|row| row.map(into_host)).collect::<Result<_, _>>()?)
     }

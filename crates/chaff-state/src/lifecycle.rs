@@ -70,8 +70,12 @@ pub enum LifecycleStatus {
 }
 
 impl LifecycleStatus {
-    pub const ALL: [LifecycleStatus; 4] =
-        [LifecycleStatus::Pending, LifecycleStatus::Running, LifecycleStatus::Succeeded, LifecycleStatus::Failed];
+    pub const ALL: [LifecycleStatus; 4] = [
+        LifecycleStatus::Pending,
+        LifecycleStatus::Running,
+        LifecycleStatus::Succeeded,
+        LifecycleStatus::Failed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -249,7 +253,12 @@ impl Store {
     /// Terminal targets set `completed_at = now`. Refused, writing nothing, with
     /// [`StoreError::AlreadyTerminal`], [`StoreError::InvalidTransition`] or
     /// [`StoreError::LifecycleNotFound`]. Returns the updated row.
-    pub fn transition(&mut self, id: Uuid, change: StatusChange, now: Timestamp) -> Result<LifecycleRow, StoreError> {
+    pub fn transition(
+        &mut self,
+        id: Uuid,
+        change: StatusChange,
+        now: Timestamp,
+    ) -> Result<LifecycleRow, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = row_by_id(&tx, id)?.ok_or(StoreError::LifecycleNotFound(id))?;
         check_transition(id, current.status, change.to)?;
@@ -321,7 +330,15 @@ impl Store {
                 "UPDATE lifecycle SET status = 'failed', error = ?2, updated_at = ?3, completed_at = ?3 WHERE id = ?1",
                 params![row.id.to_string(), reason, now],
             )?;
-            append_transition(&tx, row.id, Some(row.status), LifecycleStatus::Failed, now, Some(reason), None)?;
+            append_transition(
+                &tx,
+                row.id,
+                Some(row.status),
+                LifecycleStatus::Failed,
+                now,
+                Some(reason),
+                None,
+            )?;
         }
         let ids: Vec<Uuid> = open.iter().map(|row| row.id).collect();
         let closed = rows_by_ids(&tx, &ids)?;
@@ -371,7 +388,11 @@ fn is_unique_violation(error: &rusqlite::Error) -> bool {
             && failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
-fn conflict_with_open_row(conn: &Connection, request: &NewOperation, violation: rusqlite::Error) -> StoreError {
+fn conflict_with_open_row(
+    conn: &Connection,
+    request: &NewOperation,
+    violation: rusqlite::Error,
+) -> StoreError {
     match open_row_of_decky(conn, &request.fleet, &request.decky) {
         Ok(Some(open)) => StoreError::Conflict {
             fleet: request.fleet.clone(),
@@ -405,7 +426,11 @@ fn append_transition(
     Ok(())
 }
 
-fn open_row_of_decky(conn: &Connection, fleet: &str, decky: &str) -> Result<Option<LifecycleRow>, StoreError> {
+fn open_row_of_decky(
+    conn: &Connection,
+    fleet: &str,
+    decky: &str,
+) -> Result<Option<LifecycleRow>, StoreError> {
     let rows = query_rows(
         conn,
         "WHERE fleet = ?1 AND decky = ?2 AND status IN ('pending', 'running')",
@@ -415,7 +440,10 @@ fn open_row_of_decky(conn: &Connection, fleet: &str, decky: &str) -> Result<Opti
 }
 
 /// Some open operation on a decky of `fleet`, if any.
-pub(crate) fn first_open_in_fleet(conn: &Connection, fleet: &str) -> Result<Option<LifecycleRow>, StoreError> {
+pub(crate) fn first_open_in_fleet(
+    conn: &Connection,
+    fleet: &str,
+) -> Result<Option<LifecycleRow>, StoreError> {
     let rows = query_rows(conn, "WHERE fleet = ?1 AND status IN ('pending', 'running')", [fleet])?;
     Ok(rows.into_iter().next())
 }
@@ -435,7 +463,11 @@ fn rows_by_ids(conn: &Connection, ids: &[Uuid]) -> Result<Vec<LifecycleRow>, Sto
 }
 
 /// Lifecycle rows matching `filter` (a `WHERE` clause), by `started_at` then creation order.
-fn query_rows(conn: &Connection, filter: &str, params: impl rusqlite::Params) -> Result<Vec<LifecycleRow>, StoreError> {
+fn query_rows(
+    conn: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<LifecycleRow>, StoreError> {
     let sql = format!(
         "SELECT id, fleet, decky, host, operation, status, error, step, started_at, updated_at, completed_at
          FROM lifecycle {filter} ORDER BY started_at, rowid"
@@ -487,8 +519,13 @@ mod tests {
     #[test]
     fn guard_allows_exactly_the_documented_moves() {
         use LifecycleStatus::*;
-        let allowed =
-            [(Pending, Running), (Pending, Succeeded), (Pending, Failed), (Running, Succeeded), (Running, Failed)];
+        let allowed = [
+            (Pending, Running),
+            (Pending, Succeeded),
+            (Pending, Failed),
+            (Running, Succeeded),
+            (Running, Failed),
+        ];
         for from in LifecycleStatus::ALL {
             for to in LifecycleStatus::ALL {
                 assert_eq!(from.can_become(to), allowed.contains(&(from, to)), "{from} -> {to}");
@@ -506,14 +543,18 @@ mod tests {
             assert_eq!(status.as_str().parse::<LifecycleStatus>().unwrap(), status);
             assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }
-        assert_eq!("reboot".parse::<Operation>().unwrap_err().to_string(), "unknown lifecycle operation 'reboot'");
+        assert_eq!(
+            "reboot".parse::<Operation>().unwrap_err().to_string(),
+            "unknown lifecycle operation 'reboot'"
+        );
         assert_eq!("local".parse::<crate::HostKind>().unwrap(), crate::HostKind::Local);
     }
 
     #[test]
     fn max_text_is_the_schema_limit() {
         assert!(
-            include_str!("schema/migrations/0001_base.sql").contains(&format!("length(error) <= {MAX_TEXT_CHARS}"))
+            include_str!("schema/migrations/0001_base.sql")
+                .contains(&format!("length(error) <= {MAX_TEXT_CHARS}"))
         );
     }
 }

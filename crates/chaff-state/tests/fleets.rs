@@ -3,8 +3,8 @@
 use std::net::IpAddr;
 
 use chaff_state::{
-    DeckyRecord, FleetRecord, HostKind, HostRecord, LOCAL_HOST_ID, NewOperation, Operation, StatusChange, Store,
-    StoreError, Timestamp, Uuid,
+    DeckyRecord, FleetRecord, HostKind, HostRecord, LOCAL_HOST_ID, NewOperation, Operation, StatusChange,
+    Store, StoreError, Timestamp, Uuid,
 };
 use serde_json::{Value, json};
 
@@ -49,7 +49,8 @@ fn a_fleet_round_trips_exactly_in_decky_order() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(&dir);
     // Not alphabetical: the fleet's order is kept.
-    let saved = fleet("lab", vec![decky("zulu", "10.9.0.9"), decky("alpha", "10.9.0.2"), decky("mike", "10.9.0.5")]);
+    let saved =
+        fleet("lab", vec![decky("zulu", "10.9.0.9"), decky("alpha", "10.9.0.2"), decky("mike", "10.9.0.5")]);
     store.save_fleet(&saved, T0).unwrap();
 
     let loaded = store.load_fleet("lab").unwrap().unwrap();
@@ -77,11 +78,15 @@ fn saving_again_replaces_the_deckies_and_keeps_created_at() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(&dir);
     store
-        .save_fleet(&fleet("lab", vec![decky("a", "10.9.0.2"), decky("b", "10.9.0.3"), decky("c", "10.9.0.4")]), T0)
+        .save_fleet(
+            &fleet("lab", vec![decky("a", "10.9.0.2"), decky("b", "10.9.0.3"), decky("c", "10.9.0.4")]),
+            T0,
+        )
         .unwrap();
 
     // b removed, a and c swap addresses (would collide if updated one by one), d added.
-    let mut changed = fleet("lab", vec![decky("c", "10.9.0.2"), decky("a", "10.9.0.4"), decky("d", "10.9.0.7")]);
+    let mut changed =
+        fleet("lab", vec![decky("c", "10.9.0.2"), decky("a", "10.9.0.4"), decky("d", "10.9.0.7")]);
     changed.log_target = None;
     store.save_fleet(&changed, T1).unwrap();
 
@@ -134,7 +139,8 @@ fn indexed_columns_must_agree_with_the_json() {
     assert_eq!(error.to_string(), "fleet 'lab': decky 'a' has ip '10.9.0.3' but its JSON says \"10.9.0.2\"");
 
     // JSON without those members is the caller's business.
-    let opaque = DeckyRecord { name: "a".into(), ip: "10.9.0.2".parse().unwrap(), desired: json!({"services": []}) };
+    let opaque =
+        DeckyRecord { name: "a".into(), ip: "10.9.0.2".parse().unwrap(), desired: json!({"services": []}) };
     store.save_fleet(&fleet("lab", vec![opaque]), T0).unwrap();
     assert!(store.load_fleet("nope").unwrap().is_none());
 }
@@ -200,8 +206,12 @@ fn the_schema_itself_refuses_a_duplicate_address() {
 fn hosts_start_with_the_local_engine_and_can_be_added() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(&dir);
-    let local =
-        HostRecord { id: LOCAL_HOST_ID.into(), name: "local".into(), kind: HostKind::Local, docker_endpoint: None };
+    let local = HostRecord {
+        id: LOCAL_HOST_ID.into(),
+        name: "local".into(),
+        kind: HostKind::Local,
+        docker_endpoint: None,
+    };
     assert_eq!(store.hosts().unwrap(), std::slice::from_ref(&local));
 
     let lab = HostRecord {

@@ -4,8 +4,8 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 
 use chaff_state::{
-    HostKind, HostRecord, LOCAL_HOST_ID, LifecycleRow, LifecycleStatus, MAX_TEXT_CHARS, NewOperation, Operation,
-    StatusChange, Store, StoreError, Timestamp, TransitionRecord, Uuid,
+    HostKind, HostRecord, LOCAL_HOST_ID, LifecycleRow, LifecycleStatus, MAX_TEXT_CHARS, NewOperation,
+    Operation, StatusChange, Store, StoreError, Timestamp, TransitionRecord, Uuid,
 };
 
 const T0: Timestamp = Timestamp::from_unix_millis(1_700_000_000_000);
@@ -21,7 +21,13 @@ fn id(n: u128) -> Uuid {
 }
 
 fn request(n: u128, decky: &str, operation: Operation) -> NewOperation {
-    NewOperation { id: id(n), fleet: "lab".into(), decky: decky.into(), host: LOCAL_HOST_ID.into(), operation }
+    NewOperation {
+        id: id(n),
+        fleet: "lab".into(),
+        decky: decky.into(),
+        host: LOCAL_HOST_ID.into(),
+        operation,
+    }
 }
 
 fn statuses(rows: &[LifecycleRow]) -> Vec<LifecycleStatus> {
@@ -144,7 +150,10 @@ fn the_happy_path_is_logged_and_completes() {
     store.open_operations(&[request(1, "web", Operation::Deploy)], T0).unwrap();
 
     let running = store.transition(id(1), StatusChange::running().with_detail("pulling image"), T1).unwrap();
-    assert_eq!((running.status, running.updated_at, running.completed_at), (LifecycleStatus::Running, T1, None));
+    assert_eq!(
+        (running.status, running.updated_at, running.completed_at),
+        (LifecycleStatus::Running, T1, None)
+    );
     assert_eq!(running.step.as_deref(), Some("pulling image"));
 
     let stepped = store.record_step(id(1), "starting ssh", T1).unwrap();
@@ -166,10 +175,18 @@ fn the_happy_path_is_logged_and_completes() {
 fn pending_may_end_directly() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(&dir.path().join("s.db"));
-    store.open_operations(&[request(1, "a", Operation::Teardown), request(2, "b", Operation::Teardown)], T0).unwrap();
-    assert_eq!(store.transition(id(1), StatusChange::succeeded(), T1).unwrap().status, LifecycleStatus::Succeeded);
+    store
+        .open_operations(&[request(1, "a", Operation::Teardown), request(2, "b", Operation::Teardown)], T0)
+        .unwrap();
+    assert_eq!(
+        store.transition(id(1), StatusChange::succeeded(), T1).unwrap().status,
+        LifecycleStatus::Succeeded
+    );
     let failed = store.transition(id(2), StatusChange::failed("docker unavailable"), T1).unwrap();
-    assert_eq!((failed.status, failed.error.as_deref()), (LifecycleStatus::Failed, Some("docker unavailable")));
+    assert_eq!(
+        (failed.status, failed.error.as_deref()),
+        (LifecycleStatus::Failed, Some("docker unavailable"))
+    );
     assert_eq!(failed.completed_at, Some(T1));
 }
 
@@ -184,7 +201,11 @@ fn the_guard_refuses_and_writes_nothing() {
     assert!(
         matches!(
             error,
-            StoreError::InvalidTransition { from: LifecycleStatus::Running, to: LifecycleStatus::Running, .. }
+            StoreError::InvalidTransition {
+                from: LifecycleStatus::Running,
+                to: LifecycleStatus::Running,
+                ..
+            }
         ),
         "{error:?}"
     );
@@ -194,7 +215,10 @@ fn the_guard_refuses_and_writes_nothing() {
     let log_length = store.transitions(id(1)).unwrap().len();
     for change in [StatusChange::running(), StatusChange::succeeded(), StatusChange::failed("again")] {
         let error = store.transition(id(1), change, T2).unwrap_err();
-        assert!(matches!(error, StoreError::AlreadyTerminal { status: LifecycleStatus::Failed, .. }), "{error:?}");
+        assert!(
+            matches!(error, StoreError::AlreadyTerminal { status: LifecycleStatus::Failed, .. }),
+            "{error:?}"
+        );
         assert_eq!(
             error.to_string(),
             format!("lifecycle row {} already failed; terminal rows are never reopened", id(1))
@@ -217,7 +241,8 @@ fn errors_are_cut_to_2000_characters_at_a_character_boundary() {
     store.open_operations(&[request(1, "web", Operation::Deploy)], T0).unwrap();
     // 1999 ASCII characters, then multibyte ones: byte 2000 falls inside 'é'.
     let long = format!("{}é🦀{}", "x".repeat(MAX_TEXT_CHARS - 1), "ü".repeat(50));
-    let failed = store.transition(id(1), StatusChange::failed(long.clone()).with_detail(long.clone()), T1).unwrap();
+    let failed =
+        store.transition(id(1), StatusChange::failed(long.clone()).with_detail(long.clone()), T1).unwrap();
 
     let error = failed.error.unwrap();
     assert_eq!(error.chars().count(), MAX_TEXT_CHARS);
@@ -240,7 +265,9 @@ fn rows_by_id_are_ordered_by_start_and_unknown_ids_omitted() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(&dir.path().join("s.db"));
     store.open_operations(&[request(3, "c", Operation::Deploy)], T2).unwrap();
-    store.open_operations(&[request(1, "a", Operation::Deploy), request(2, "b", Operation::Deploy)], T0).unwrap();
+    store
+        .open_operations(&[request(1, "a", Operation::Deploy), request(2, "b", Operation::Deploy)], T0)
+        .unwrap();
 
     let rows = store.lifecycle_rows(&[id(3), id(42), id(2), id(1), id(3)]).unwrap();
     assert_eq!(rows.iter().map(|row| row.id).collect::<Vec<_>>(), [id(1), id(2), id(3)]);
@@ -308,7 +335,8 @@ fn two_connections_racing_for_one_decky_have_exactly_one_winner() {
             })
             .collect();
         let results: Vec<_> = racers.into_iter().map(|racer| racer.join().unwrap()).collect();
-        let winners: Vec<&LifecycleRow> = results.iter().filter_map(|result| result.as_ref().ok()).flatten().collect();
+        let winners: Vec<&LifecycleRow> =
+            results.iter().filter_map(|result| result.as_ref().ok()).flatten().collect();
         assert_eq!(winners.len(), 1, "round {round}: {results:?}");
         let loser = results.iter().find_map(|result| result.as_ref().err()).unwrap();
         assert!(
@@ -329,8 +357,10 @@ fn the_schema_enforces_the_rules_for_any_writer() {
     store.open_operations(&[request(2, "web", Operation::Mutate)], T1).unwrap();
     let raw = rusqlite::Connection::open(&path).unwrap();
 
-    let reopen = raw
-        .execute(&format!("UPDATE lifecycle SET status = 'running', completed_at = NULL WHERE id = '{}'", id(1)), []);
+    let reopen = raw.execute(
+        &format!("UPDATE lifecycle SET status = 'running', completed_at = NULL WHERE id = '{}'", id(1)),
+        [],
+    );
     assert!(reopen.unwrap_err().to_string().contains("never reopened"));
 
     let second_open = raw.execute(
@@ -340,7 +370,8 @@ fn the_schema_enforces_the_rules_for_any_writer() {
     );
     assert!(second_open.unwrap_err().to_string().contains("UNIQUE"));
 
-    let open_but_completed = raw.execute(&format!("UPDATE lifecycle SET completed_at = 5 WHERE id = '{}'", id(2)), []);
+    let open_but_completed =
+        raw.execute(&format!("UPDATE lifecycle SET completed_at = 5 WHERE id = '{}'", id(2)), []);
     assert!(open_but_completed.unwrap_err().to_string().contains("CHECK"));
 
     let unknown_operation = raw.execute(
@@ -356,8 +387,13 @@ fn the_schema_enforces_the_rules_for_any_writer() {
     );
     assert!(too_long.unwrap_err().to_string().contains("CHECK"));
 
-    assert!(raw.execute("DELETE FROM lifecycle_transitions", []).unwrap_err().to_string().contains("append-only"));
     assert!(
-        raw.execute("UPDATE lifecycle_transitions SET at = 0", []).unwrap_err().to_string().contains("append-only")
+        raw.execute("DELETE FROM lifecycle_transitions", []).unwrap_err().to_string().contains("append-only")
+    );
+    assert!(
+        raw.execute("UPDATE lifecycle_transitions SET at = 0", [])
+            .unwrap_err()
+            .to_string()
+            .contains("append-only")
     );
 }

@@ -37,10 +37,7 @@ impl Fragment {
 
     /// Sets one environment variable.
     pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
-        let env = self
-            .fields
-            .entry("environment")
-            .or_insert_with(|| Value::Object(Map::new()));
+        let env = self.fields.entry("environment").or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(map) = env {
             map.insert(key.to_owned(), Value::String(value.into()));
         }

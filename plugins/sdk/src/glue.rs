@@ -3,9 +3,8 @@
 
 use crate::log::Level;
 use crate::{
-    Config, ConfigField, ConfigValue, Decky, FieldKind, MutateInput, PlanDecky, PlanInput,
-    RenderError, ServiceInfo, ServicePlugin, StrategyError, StrategyInfo, StrategyKind,
-    StrategyPlugin, Transport,
+    Config, ConfigField, ConfigValue, Decky, FieldKind, MutateInput, PlanDecky, PlanInput, RenderError,
+    ServiceInfo, ServicePlugin, StrategyError, StrategyInfo, StrategyKind, StrategyPlugin, Transport,
 };
 
 pub mod service_world {
@@ -72,9 +71,7 @@ pub fn render<P: ServicePlugin>(
         os_family: decky.os_family,
         archetype: decky.archetype,
     };
-    let config = Config::new(
-        config.into_iter().map(|e| (e.key, service_value_from_wit(e.value))).collect(),
-    );
+    let config = Config::new(config.into_iter().map(|e| (e.key, service_value_from_wit(e.value))).collect());
     match P::render(&service, &decky, &config) {
         Ok(fragment) => Ok(fragment.to_json()),
         Err(RenderError::UnknownService(s)) => Err(sw::RenderError::UnknownService(s)),
@@ -199,20 +196,13 @@ pub fn plan<P: StrategyPlugin>(
     let input = PlanInput {
         deckies: input.deckies.into_iter().map(|d| PlanDecky { name: d.name, host: d.host }).collect(),
         hosts: input.hosts,
-        parameters: input
-            .parameters
-            .into_iter()
-            .map(|e| (e.key, strategy_value_from_wit(e.value)))
-            .collect(),
+        parameters: input.parameters.into_iter().map(|e| (e.key, strategy_value_from_wit(e.value))).collect(),
         now: input.now,
         seed: input.seed,
     };
     P::plan(&strategy, &input)
         .map(|steps| {
-            steps
-                .into_iter()
-                .map(|s| gw::PlanStep { decky: s.decky, host: s.host, batch: s.batch })
-                .collect()
+            steps.into_iter().map(|s| gw::PlanStep { decky: s.decky, host: s.host, batch: s.batch }).collect()
         })
         .map_err(strategy_error_to_wit)
 }

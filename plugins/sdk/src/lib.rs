@@ -35,12 +35,12 @@ pub mod glue;
 
 pub use fragment::{Fragment, SENSOR_IMAGE};
 pub use service::{
-    Config, ConfigField, ConfigValue, Decky, FieldKind, Port, RenderError, ServiceInfo,
-    ServicePlugin, Transport,
+    Config, ConfigField, ConfigValue, Decky, FieldKind, Port, RenderError, ServiceInfo, ServicePlugin,
+    Transport,
 };
 pub use strategy::{
-    MutateInput, ParameterInfo, PlanDecky, PlanInput, PlanStep, StrategyError, StrategyInfo,
-    StrategyKind, StrategyPlugin,
+    MutateInput, ParameterInfo, PlanDecky, PlanInput, PlanStep, StrategyError, StrategyInfo, StrategyKind,
+    StrategyPlugin,
 };
 
 /// The API version this SDK speaks; a plugin's manifest must name it.
@@ -49,9 +49,9 @@ pub const API_VERSION: &str = "0.1.0";
 /// Everything a plugin usually needs, in one import.
 pub mod prelude {
     pub use crate::{
-        Config, ConfigField, ConfigValue, Decky, FieldKind, Fragment, MutateInput, ParameterInfo,
-        PlanDecky, PlanInput, PlanStep, Port, RenderError, SENSOR_IMAGE, ServiceInfo,
-        ServicePlugin, StrategyError, StrategyInfo, StrategyKind, StrategyPlugin, Transport,
+        Config, ConfigField, ConfigValue, Decky, FieldKind, Fragment, MutateInput, ParameterInfo, PlanDecky,
+        PlanInput, PlanStep, Port, RenderError, SENSOR_IMAGE, ServiceInfo, ServicePlugin, StrategyError,
+        StrategyInfo, StrategyKind, StrategyPlugin, Transport,
     };
 }
 
@@ -77,7 +77,7 @@ macro_rules! export_service {
                     $crate::glue::render::<$plugin>(service, decky, config)
                 }
             }
-            $crate::glue::service_world::export!(Export with_types_in $crate::glue::service_world);
+    $crate::glue::service_world::export!(Export with_types_in $crate::glue::service_world);
         };
     };
 }
@@ -110,7 +110,7 @@ macro_rules! export_strategy {
                     $crate::glue::plan::<$plugin>(strategy, input)
                 }
             }
-            $crate::glue::strategy_world::export!(Export with_types_in $crate::glue::strategy_world);
+    $crate::glue::strategy_world::export!(Export with_types_in $crate::glue::strategy_world);
         };
     };
 }

@@ -134,7 +134,10 @@ fn write_service_config(
     for (key, value) in &config.0 {
         let place = || format!("decky '{}', {service}.{key}", decky.name);
         if !is_plain_key(key) {
-            return Err(ExportError::Unrepresentable { place: place(), reason: "INI keys are lower-case words" });
+            return Err(ExportError::Unrepresentable {
+                place: place(),
+                reason: "INI keys are lower-case words",
+            });
         }
         let kind = catalogue.spec(service).and_then(|s| s.field(key)).map(|f| f.kind);
         line(out, key, &config_text(value, kind, place)?);

@@ -54,7 +54,9 @@ pub fn import_ini(
     let text = check_text(text)?;
     let document = parser::parse(&text)?;
     if document.sections.is_empty() {
-        return Err(IniError::whole("The provided INI content must contain at least one section (no sections found)"));
+        return Err(IniError::whole(
+            "The provided INI content must contain at least one section (no sections found)",
+        ));
     }
     let sections = classify(&document.sections, catalogue);
     let general = read_general(sections.general, options.default_fleet_name)?;
@@ -176,9 +178,9 @@ fn mutate_interval(section: &Section) -> Result<Option<u32>, IniError> {
         return Ok(None);
     };
     let sec = &section.name;
-    let minutes: i64 = raw
-        .parse()
-        .map_err(|_| IniError::at(line, format!("[{sec}] mutate_interval= must be an integer, got '{raw}'")))?;
+    let minutes: i64 = raw.parse().map_err(|_| {
+        IniError::at(line, format!("[{sec}] mutate_interval= must be an integer, got '{raw}'"))
+    })?;
     if minutes < 1 {
         return Err(IniError::at(line, format!("[{sec}] mutate_interval= must be at least 1, got '{raw}'")));
     }
@@ -294,14 +296,18 @@ fn parse_subnet(raw: &str, line: usize) -> Result<Ipv4Net, IniError> {
     // Host bits are ignored, as Python's `ip_network(strict=False)` does.
     let subnet = subnet.trunc();
     if !addressing::has_host_room(subnet) {
-        return Err(IniError::at(line, format!("[general] net={raw} is too small: a fleet needs at least a /30")));
+        return Err(IniError::at(
+            line,
+            format!("[general] net={raw} is too small: a fleet needs at least a /30"),
+        ));
     }
     Ok(subnet)
 }
 
 fn parse_gateway(raw: &str, line: usize, subnet: Ipv4Net) -> Result<Ipv4Addr, IniError> {
-    let gateway: Ipv4Addr =
-        raw.parse().map_err(|_| IniError::at(line, format!("[general] gw= must be an IPv4 address, got '{raw}'")))?;
+    let gateway: Ipv4Addr = raw
+        .parse()
+        .map_err(|_| IniError::at(line, format!("[general] gw= must be an IPv4 address, got '{raw}'")))?;
     addressing::check_host_address(subnet, gateway)
         .map_err(|problem| IniError::at(line, format!("[general] gw={raw} {problem}")))?;
     Ok(gateway)
@@ -309,7 +315,8 @@ fn parse_gateway(raw: &str, line: usize, subnet: Ipv4Net) -> Result<Ipv4Addr, In
 
 /// A Linux interface name: 1 to 15 characters, no whitespace, `/` or `:`.
 fn parse_interface(raw: &str, line: usize) -> Result<String, IniError> {
-    let valid = (1..=15).contains(&raw.len()) && !raw.chars().any(|c| c.is_whitespace() || c == '/' || c == ':');
+    let valid =
+        (1..=15).contains(&raw.len()) && !raw.chars().any(|c| c.is_whitespace() || c == '/' || c == ':');
     if valid {
         Ok(raw.to_owned())
     } else {
@@ -329,9 +336,10 @@ fn read_driver(section: &Section, has_interface: bool) -> Result<NetworkDriver, 
         Some(("bridge", _)) => Ok(NetworkDriver::Bridge),
         Some(("macvlan", _)) => Ok(NetworkDriver::Macvlan),
         Some(("ipvlan", _)) => Ok(NetworkDriver::Ipvlan),
-        Some((other, line)) => {
-            Err(IniError::at(line, format!("[general] driver= must be bridge, macvlan or ipvlan, got '{other}'")))
-        }
+        Some((other, line)) => Err(IniError::at(
+            line,
+            format!("[general] driver= must be bridge, macvlan or ipvlan, got '{other}'"),
+        )),
         None if has_interface => Ok(NetworkDriver::Macvlan),
         None => Ok(NetworkDriver::Bridge),
     }
@@ -366,14 +374,20 @@ fn read_custom_service(section: &Section, name: &str) -> Result<CustomService, I
         ));
     }
     let Some((image, _)) = value(section, &["binary"]) else {
-        return Err(IniError::at(section.line, format!("[{sec}] binary= is required: the image the service runs")));
+        return Err(IniError::at(
+            section.line,
+            format!("[{sec}] binary= is required: the image the service runs"),
+        ));
     };
     let command = value(section, &["exec"])
         .map(|(exec, _)| exec.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
     let ports = match value(section, &["ports"]) {
         Some((raw, line)) => parse_ports(raw).ok_or_else(|| {
-            IniError::at(line, format!("[{sec}] ports= must be a comma list of port numbers (1-65535), got '{raw}'"))
+            IniError::at(
+                line,
+                format!("[{sec}] ports= must be a comma list of port numbers (1-65535), got '{raw}'"),
+            )
         })?,
         None => Vec::new(),
     };
@@ -444,8 +458,11 @@ fn read_decky_section(section: &Section) -> Result<DeckySpec<'_>, IniError> {
     let sec = section.name.as_str();
     warn_unused_keys(section, DECKY_KEYS);
     let amount = read_amount(section)?;
-    let names =
-        if amount == 1 { vec![sec.to_owned()] } else { (1..=amount).map(|i| format!("{sec}-{i:02}")).collect() };
+    let names = if amount == 1 {
+        vec![sec.to_owned()]
+    } else {
+        (1..=amount).map(|i| format!("{sec}-{i:02}")).collect()
+    };
     if let Some(bad) = names.iter().find(|n| !naming::is_valid_name(n)) {
         return Err(IniError::at(
             section.line,
@@ -465,7 +482,9 @@ fn read_decky_section(section: &Section) -> Result<DeckySpec<'_>, IniError> {
     if let Some((_, line)) = hostname.as_ref().filter(|_| amount > 1) {
         return Err(IniError::at(
             *line,
-            format!("[{sec}] Cannot combine hostname= with amount={amount}. Remove hostname= or use amount=1."),
+            format!(
+                "[{sec}] Cannot combine hostname= with amount={amount}. Remove hostname= or use amount=1."
+            ),
         ));
     }
     Ok(DeckySpec {
@@ -485,10 +504,9 @@ fn read_amount(section: &Section) -> Result<u32, IniError> {
     let Some(entry) = section.get("amount") else { return Ok(1) };
     let raw = entry.value.as_deref().unwrap_or("");
     let sec = &section.name;
-    let amount: i64 =
-        raw.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-            IniError::at(entry.line, format!("[{sec}] amount= must be a positive integer, got '{raw}'"))
-        })?;
+    let amount: i64 = raw.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+        IniError::at(entry.line, format!("[{sec}] amount= must be a positive integer, got '{raw}'"))
+    })?;
     if amount > i64::from(MAX_AMOUNT) {
         return Err(IniError::at(
             entry.line,
@@ -500,9 +518,9 @@ fn read_amount(section: &Section) -> Result<u32, IniError> {
 
 fn read_ip(section: &Section) -> Result<Option<(Ipv4Addr, usize)>, IniError> {
     let Some((raw, line)) = value(section, &["ip"]) else { return Ok(None) };
-    let ip = raw
-        .parse()
-        .map_err(|_| IniError::at(line, format!("[{}] ip= must be an IPv4 address, got '{raw}'", section.name)))?;
+    let ip = raw.parse().map_err(|_| {
+        IniError::at(line, format!("[{}] ip= must be an IPv4 address, got '{raw}'", section.name))
+    })?;
     Ok(Some((ip, line)))
 }
 
@@ -563,7 +581,11 @@ fn read_distro(section: &Section) -> Result<Option<&'static Distro>, IniError> {
 
 /// Every explicit `ip=` must be a decky address of the subnet, not reserved, and not given
 /// to two deckies (the original checked none of this).
-fn check_explicit_ips(specs: &[DeckySpec<'_>], network: &Network, reserved: &[Ipv4Addr]) -> Result<(), IniError> {
+fn check_explicit_ips(
+    specs: &[DeckySpec<'_>],
+    network: &Network,
+    reserved: &[Ipv4Addr],
+) -> Result<(), IniError> {
     let mut owners: HashMap<Ipv4Addr, &str> = HashMap::new();
     for spec in specs {
         let Some((ip, line)) = spec.ip else { continue };
@@ -691,10 +713,13 @@ impl DeckyBuilder<'_, '_> {
     fn services(&mut self, spec: &DeckySpec<'_>, name: &str) -> Result<Vec<String>, IniError> {
         let (services, line) = match (&spec.services, spec.archetype) {
             (Some((services, line)), _) => (services.clone(), *line),
-            (None, Some((archetype, line))) => (archetype.services.iter().map(|s| s.to_string()).collect(), line),
+            (None, Some((archetype, line))) => {
+                (archetype.services.iter().map(|s| s.to_string()).collect(), line)
+            }
             (None, None) => return self.random_services(spec, name),
         };
-        let unknown: Vec<&str> = services.iter().map(String::as_str).filter(|s| !self.catalogue.contains(s)).collect();
+        let unknown: Vec<&str> =
+            services.iter().map(String::as_str).filter(|s| !self.catalogue.contains(s)).collect();
         if !unknown.is_empty() {
             return Err(IniError::at(
                 line,
@@ -857,7 +882,8 @@ fn configure_services(
                 tracing::warn!(section = %section.name, line, key = %key, "ignoring a key {service} does not declare");
             }
         }
-        let values: IndexMap<String, Value> = raw.iter().map(|(k, (v, _, _))| (k.clone(), v.clone())).collect();
+        let values: IndexMap<String, Value> =
+            raw.iter().map(|(k, (v, _, _))| (k.clone(), v.clone())).collect();
         let config = chaff_plugin_host::validate_config(spec, &values).map_err(|err| {
             let (line, section) =
                 raw.get(&err.field).map_or((first.line, first), |(_, line, section)| (*line, *section));

@@ -191,7 +191,10 @@ pub(crate) fn parse(text: &str) -> Result<Document, IniError> {
             if !reader.continue_value(value, trimmed) {
                 return Err(IniError::at(
                     line_no,
-                    format!("Invalid INI format: continuation line after '{}', which has no value", value.key),
+                    format!(
+                        "Invalid INI format: continuation line after '{}', which has no value",
+                        value.key
+                    ),
                 ));
             }
             continue;
@@ -228,7 +231,8 @@ mod tests {
 
     #[test]
     fn sections_keys_and_delimiters() {
-        let doc = parse("[general]\nNet = 10.0.0.0/24\ngw: 10.0.0.1\n\n[Decky-01]\nservices=ssh,http\n").unwrap();
+        let doc =
+            parse("[general]\nNet = 10.0.0.0/24\ngw: 10.0.0.1\n\n[Decky-01]\nservices=ssh,http\n").unwrap();
         assert_eq!(doc.sections.len(), 2);
         assert_eq!(doc.sections[1].name, "Decky-01", "section names keep their case");
         assert_eq!(value(&doc, "general", "net"), Some("10.0.0.0/24"), "keys are lower-cased");
@@ -315,7 +319,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        assert_eq!(parse("\nkey = v\n[s]\n").unwrap_err().to_string(), "line 2: Invalid INI format: no sections found");
+        assert_eq!(
+            parse("\nkey = v\n[s]\n").unwrap_err().to_string(),
+            "line 2: Invalid INI format: no sections found"
+        );
         assert_eq!(
             parse("[s]\n= v\n").unwrap_err().to_string(),
             "line 2: Invalid INI format: a key is needed before the delimiter in '= v'"

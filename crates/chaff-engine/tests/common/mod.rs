@@ -68,7 +68,11 @@ pub fn specs() -> Vec<ServiceSpec> {
                 ),
             ],
         ),
-        service("rdp", &[3389], vec![field("nla", FieldKind::Boolean, Some(ConfigValue::Boolean(false)), &[])]),
+        service(
+            "rdp",
+            &[3389],
+            vec![field("nla", FieldKind::Boolean, Some(ConfigValue::Boolean(false)), &[])],
+        ),
         service(
             "smtp",
             &[25, 587],
@@ -138,7 +142,8 @@ impl ServicePlugins for FakePlugins {
         let mut environment = Map::new();
         environment.insert("SENSOR_DISTRO".into(), json!(decky.distro));
         for (key, value) in &config.0 {
-            environment.insert(format!("{}_{}", slug.to_uppercase(), key.to_uppercase()), json!(value.to_text()));
+            environment
+                .insert(format!("{}_{}", slug.to_uppercase(), key.to_uppercase()), json!(value.to_text()));
         }
         let mut fragment = json!({
             "image": SENSOR_IMAGE,

@@ -17,21 +17,14 @@ use thiserror::Error;
 
 use crate::spec::ServiceSpec;
 pub use resources::{
-    MAX_CPU_SHARES, MAX_CPUS, MAX_MEMORY_BYTES, MAX_NOFILE, MAX_PIDS, MAX_SHM_BYTES,
-    ULIMIT_ALLOWLIST, parse_byte_size,
+    MAX_CPU_SHARES, MAX_CPUS, MAX_MEMORY_BYTES, MAX_NOFILE, MAX_PIDS, MAX_SHM_BYTES, ULIMIT_ALLOWLIST,
+    parse_byte_size,
 };
 
 /// Capabilities a fragment may ever add, whatever the service declares. A service's
 /// effective allowlist is its declared capabilities intersected with this list.
-pub const CAPABILITY_ALLOWLIST: &[&str] = &[
-    "NET_BIND_SERVICE",
-    "CHOWN",
-    "SETUID",
-    "SETGID",
-    "DAC_OVERRIDE",
-    "FOWNER",
-    "KILL",
-];
+pub const CAPABILITY_ALLOWLIST: &[&str] =
+    &["NET_BIND_SERVICE", "CHOWN", "SETUID", "SETGID", "DAC_OVERRIDE", "FOWNER", "KILL"];
 
 /// Capabilities only a fleet-singleton service (a sniffer, say) may add, on top of
 /// [`CAPABILITY_ALLOWLIST`].
@@ -41,11 +34,8 @@ pub const SINGLETON_CAPABILITY_ALLOWLIST: &[&str] = &["NET_RAW", "NET_ADMIN"];
 pub const RESERVED_LABEL_PREFIX: &str = "io.chaff.";
 
 /// The only `security_opt` entries allowed: they add confinement, never remove it.
-pub const SECURITY_OPT_ALLOWLIST: &[&str] = &[
-    "no-new-privileges",
-    "no-new-privileges:true",
-    "no-new-privileges=true",
-];
+pub const SECURITY_OPT_ALLOWLIST: &[&str] =
+    &["no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"];
 
 /// Keys the host owns: it sets them itself (identity, networking, restart, logging), so a
 /// fragment that names them at all is refused.
@@ -127,11 +117,7 @@ pub struct PolicyViolation {
 
 impl PolicyViolation {
     fn new(field: impl Into<String>, kind: ViolationKind, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            kind,
-            message: message.into(),
-        }
+        Self { field: field.into(), kind, message: message.into() }
     }
 }
 
@@ -139,10 +125,7 @@ type Checked = Result<(), PolicyViolation>;
 
 /// Checks `fragment` (the compose `services.<name>` entry rendered for `spec`) and returns
 /// it as a map, unchanged, if every key passes.
-pub fn check_fragment(
-    spec: &ServiceSpec,
-    fragment: &Value,
-) -> Result<Map<String, Value>, PolicyViolation> {
+pub fn check_fragment(spec: &ServiceSpec, fragment: &Value) -> Result<Map<String, Value>, PolicyViolation> {
     let Value::Object(map) = fragment else {
         return Err(PolicyViolation::new(
             "<fragment>",
@@ -151,11 +134,7 @@ pub fn check_fragment(
         ));
     };
     if !map.contains_key("image") {
-        return Err(PolicyViolation::new(
-            "image",
-            ViolationKind::MissingImage,
-            "image is required",
-        ));
+        return Err(PolicyViolation::new("image", ViolationKind::MissingImage, "image is required"));
     }
     for (key, value) in map {
         check_key(spec, key, value)?;
@@ -195,11 +174,9 @@ fn check_key(spec: &ServiceSpec, key: &str, value: &Value) -> Checked {
             ViolationKind::VolumesFrom,
             "volumes_from shares another container's mounts; refused",
         )),
-        "devices" | "device_cgroup_rules" | "gpus" => Err(PolicyViolation::new(
-            key,
-            ViolationKind::Device,
-            "access to host devices is refused",
-        )),
+        "devices" | "device_cgroup_rules" | "gpus" => {
+            Err(PolicyViolation::new(key, ViolationKind::Device, "access to host devices is refused"))
+        }
         k if NAMESPACE_KEYS.contains(&k) => check_namespace(key, value),
         k if HOST_OWNED_KEYS.contains(&k) => Err(PolicyViolation::new(
             key,
@@ -215,11 +192,7 @@ fn check_key(spec: &ServiceSpec, key: &str, value: &Value) -> Checked {
 }
 
 fn invalid(field: impl Into<String>, expected: &str) -> PolicyViolation {
-    PolicyViolation::new(
-        field,
-        ViolationKind::InvalidValue,
-        format!("expected {expected}"),
-    )
+    PolicyViolation::new(field, ViolationKind::InvalidValue, format!("expected {expected}"))
 }
 
 fn string<'a>(field: &str, value: &'a Value) -> Result<&'a str, PolicyViolation> {
@@ -227,40 +200,24 @@ fn string<'a>(field: &str, value: &'a Value) -> Result<&'a str, PolicyViolation>
 }
 
 fn boolean(field: &str, value: &Value) -> Checked {
-    value
-        .as_bool()
-        .map(drop)
-        .ok_or_else(|| invalid(field, "true or false"))
+    value.as_bool().map(drop).ok_or_else(|| invalid(field, "true or false"))
 }
 
 fn strings<'a>(field: &str, value: &'a Value) -> Result<Vec<&'a str>, PolicyViolation> {
-    let items = value
-        .as_array()
-        .ok_or_else(|| invalid(field, "a list of strings"))?;
+    let items = value.as_array().ok_or_else(|| invalid(field, "a list of strings"))?;
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| {
-            item.as_str()
-                .ok_or_else(|| invalid(format!("{field}[{i}]"), "a string"))
-        })
+        .map(|(i, item)| item.as_str().ok_or_else(|| invalid(format!("{field}[{i}]"), "a string")))
         .collect()
 }
 
 fn string_or_strings(field: &str, value: &Value) -> Checked {
-    if value.is_string() {
-        Ok(())
-    } else {
-        strings(field, value).map(drop)
-    }
+    if value.is_string() { Ok(()) } else { strings(field, value).map(drop) }
 }
 
 fn absolute_path(field: &str, value: &Value) -> Checked {
-    if string(field, value)?.starts_with('/') {
-        Ok(())
-    } else {
-        Err(invalid(field, "an absolute path"))
-    }
+    if string(field, value)?.starts_with('/') { Ok(()) } else { Err(invalid(field, "an absolute path")) }
 }
 
 fn check_image(spec: &ServiceSpec, value: &Value) -> Checked {
@@ -298,11 +255,7 @@ fn check_namespace(key: &str, value: &Value) -> Checked {
     } else {
         format!("{key} is set by the host, not by plugins")
     };
-    Err(PolicyViolation::new(
-        key,
-        ViolationKind::HostNamespace,
-        message,
-    ))
+    Err(PolicyViolation::new(key, ViolationKind::HostNamespace, message))
 }
 
 /// `environment` / `labels`: a map of strings, or a list of `KEY=VALUE` strings. Labels may
@@ -312,9 +265,7 @@ fn check_key_values(field: &str, value: &Value, labels: bool) -> Checked {
         Value::Object(map) => map
             .iter()
             .map(|(k, v)| {
-                let v = v
-                    .as_str()
-                    .ok_or_else(|| invalid(format!("{field}[{k}]"), "a string value"))?;
+                let v = v.as_str().ok_or_else(|| invalid(format!("{field}[{k}]"), "a string value"))?;
                 Ok((k.clone(), v))
             })
             .collect::<Result<_, PolicyViolation>>()?,
@@ -322,9 +273,8 @@ fn check_key_values(field: &str, value: &Value, labels: bool) -> Checked {
             .into_iter()
             .enumerate()
             .map(|(i, entry)| {
-                let (k, v) = entry
-                    .split_once('=')
-                    .ok_or_else(|| invalid(format!("{field}[{i}]"), "KEY=VALUE"))?;
+                let (k, v) =
+                    entry.split_once('=').ok_or_else(|| invalid(format!("{field}[{i}]"), "KEY=VALUE"))?;
                 Ok((k.to_owned(), v))
             })
             .collect::<Result<_, PolicyViolation>>()?,
@@ -361,10 +311,7 @@ pub fn effective_capabilities(spec: &ServiceSpec) -> Vec<String> {
 /// Docker accepts `net_admin`, `CAP_NET_ADMIN` and `NET_ADMIN` alike.
 fn normalise_capability(name: &str) -> String {
     let upper = name.trim().to_ascii_uppercase();
-    upper
-        .strip_prefix("CAP_")
-        .map(str::to_owned)
-        .unwrap_or(upper)
+    upper.strip_prefix("CAP_").map(str::to_owned).unwrap_or(upper)
 }
 
 fn check_cap_add(spec: &ServiceSpec, value: &Value) -> Checked {
@@ -374,23 +321,12 @@ fn check_cap_add(spec: &ServiceSpec, value: &Value) -> Checked {
         if allowed.contains(&name) {
             continue;
         }
-        let why = if !spec
-            .capabilities
-            .iter()
-            .any(|c| normalise_capability(c) == name)
-        {
-            format!(
-                "capability {name} is not declared by service '{}'",
-                spec.slug
-            )
+        let why = if !spec.capabilities.iter().any(|c| normalise_capability(c) == name) {
+            format!("capability {name} is not declared by service '{}'", spec.slug)
         } else {
             format!("capability {name} is outside the host's capability allowlist")
         };
-        return Err(PolicyViolation::new(
-            format!("cap_add[{i}]"),
-            ViolationKind::Capability,
-            why,
-        ));
+        return Err(PolicyViolation::new(format!("cap_add[{i}]"), ViolationKind::Capability, why));
     }
     Ok(())
 }
@@ -417,18 +353,9 @@ fn check_user(value: &Value) -> Checked {
 }
 
 fn check_healthcheck(value: &Value) -> Checked {
-    const KEYS: &[&str] = &[
-        "test",
-        "interval",
-        "timeout",
-        "retries",
-        "start_period",
-        "start_interval",
-        "disable",
-    ];
-    let map = value
-        .as_object()
-        .ok_or_else(|| invalid("healthcheck", "a mapping"))?;
+    const KEYS: &[&str] =
+        &["test", "interval", "timeout", "retries", "start_period", "start_interval", "disable"];
+    let map = value.as_object().ok_or_else(|| invalid("healthcheck", "a mapping"))?;
     match map.keys().find(|k| !KEYS.contains(&k.as_str())) {
         Some(key) => Err(PolicyViolation::new(
             format!("healthcheck.{key}"),

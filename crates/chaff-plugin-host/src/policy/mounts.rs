@@ -10,11 +10,7 @@ use super::{Checked, PolicyViolation, ViolationKind, invalid, string, strings};
 const DOCKER_SOCKET_NAMES: &[&str] = &["docker.sock", "containerd.sock", "podman.sock"];
 
 pub(super) fn check_tmpfs(value: &Value) -> Checked {
-    let mounts = if let Some(one) = value.as_str() {
-        vec![one]
-    } else {
-        strings("tmpfs", value)?
-    };
+    let mounts = if let Some(one) = value.as_str() { vec![one] } else { strings("tmpfs", value)? };
     for (i, mount) in mounts.into_iter().enumerate() {
         if !mount.starts_with('/') {
             return Err(invalid(format!("tmpfs[{i}]"), "an absolute container path"));
@@ -25,9 +21,7 @@ pub(super) fn check_tmpfs(value: &Value) -> Checked {
 
 /// Volumes: named volumes and anonymous (container-path-only) volumes; never a host path.
 pub(super) fn check_volumes(value: &Value) -> Checked {
-    let items = value
-        .as_array()
-        .ok_or_else(|| invalid("volumes", "a list"))?;
+    let items = value.as_array().ok_or_else(|| invalid("volumes", "a list"))?;
     for (i, item) in items.iter().enumerate() {
         let field = format!("volumes[{i}]");
         match item {
@@ -53,21 +47,9 @@ fn check_short_volume(field: &str, spec: &str) -> Checked {
 }
 
 fn check_long_volume(field: &str, long: &Map<String, Value>) -> Checked {
-    const LONG_KEYS: &[&str] = &[
-        "type",
-        "source",
-        "target",
-        "read_only",
-        "volume",
-        "tmpfs",
-        "consistency",
-    ];
+    const LONG_KEYS: &[&str] = &["type", "source", "target", "read_only", "volume", "tmpfs", "consistency"];
     if let Some(key) = long.keys().find(|k| !LONG_KEYS.contains(&k.as_str())) {
-        let kind = if key == "bind" {
-            ViolationKind::BindMount
-        } else {
-            ViolationKind::UnknownKey
-        };
+        let kind = if key == "bind" { ViolationKind::BindMount } else { ViolationKind::UnknownKey };
         return Err(PolicyViolation::new(
             format!("{field}.{key}"),
             kind,
@@ -90,10 +72,7 @@ fn check_long_volume(field: &str, long: &Map<String, Value>) -> Checked {
             return Err(PolicyViolation::new(
                 field,
                 ViolationKind::BindMount,
-                format!(
-                    "bind mount of host path '{}' is refused",
-                    source.unwrap_or_default()
-                ),
+                format!("bind mount of host path '{}' is refused", source.unwrap_or_default()),
             ));
         }
         // npipe, cluster, image, a missing type: all reach outside the container's own
@@ -109,22 +88,15 @@ fn check_long_volume(field: &str, long: &Map<String, Value>) -> Checked {
             ));
         }
     }
-    let target = long
-        .get("target")
-        .ok_or_else(|| invalid(field, "a target"))?;
+    let target = long.get("target").ok_or_else(|| invalid(field, "a target"))?;
     check_volume_target(field, string(field, target)?)
 }
 
 /// A named volume's name; anything path-like is a host bind mount.
 fn check_volume_source(field: &str, source: &str) -> Checked {
     refuse_docker_socket(field, source)?;
-    let named = source
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-        && source
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    let named = source.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && source.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if named {
         return Ok(());
     }
@@ -149,9 +121,5 @@ fn refuse_docker_socket(field: &str, path: &str) -> Checked {
 
 fn check_volume_target(field: &str, target: &str) -> Checked {
     refuse_docker_socket(field, target)?;
-    if target.starts_with('/') {
-        Ok(())
-    } else {
-        Err(invalid(field, "an absolute container path"))
-    }
+    if target.starts_with('/') { Ok(()) } else { Err(invalid(field, "an absolute container path")) }
 }

@@ -27,9 +27,7 @@ pub(super) fn check_ports(spec: &ServiceSpec, value: &Value) -> Checked {
 
 /// `expose`: `"80"`, `"80/udp"`, `"8000-8010"`, or a number.
 pub(super) fn check_expose(spec: &ServiceSpec, value: &Value) -> Checked {
-    let items = value
-        .as_array()
-        .ok_or_else(|| invalid("expose", "a list"))?;
+    let items = value.as_array().ok_or_else(|| invalid("expose", "a list"))?;
     for (i, item) in items.iter().enumerate() {
         let field = format!("expose[{i}]");
         let text = match item {
@@ -66,19 +64,8 @@ fn short_port(field: &str, text: &str) -> Result<Vec<(PortRange, Transport)>, Po
     Ok(named)
 }
 
-fn long_port(
-    field: &str,
-    long: &Map<String, Value>,
-) -> Result<Vec<(PortRange, Transport)>, PolicyViolation> {
-    const KEYS: &[&str] = &[
-        "target",
-        "published",
-        "host_ip",
-        "protocol",
-        "mode",
-        "name",
-        "app_protocol",
-    ];
+fn long_port(field: &str, long: &Map<String, Value>) -> Result<Vec<(PortRange, Transport)>, PolicyViolation> {
+    const KEYS: &[&str] = &["target", "published", "host_ip", "protocol", "mode", "name", "app_protocol"];
     if let Some(key) = long.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(invalid(format!("{field}.{key}"), "a known port key"));
     }
@@ -88,15 +75,9 @@ fn long_port(
         _ => return Err(invalid(format!("{field}.protocol"), "tcp or udp")),
     };
     let text = |v: &Value| {
-        if let Some(s) = v.as_str() {
-            s.to_owned()
-        } else {
-            v.to_string()
-        }
+        if let Some(s) = v.as_str() { s.to_owned() } else { v.to_string() }
     };
-    let target = long
-        .get("target")
-        .ok_or_else(|| invalid(field, "a target port"))?;
+    let target = long.get("target").ok_or_else(|| invalid(field, "a target port"))?;
     let mut named = vec![(port_range(field, &text(target))?, transport)];
     if let Some(published) = long.get("published") {
         named.push((port_range(field, &text(published))?, transport));
@@ -123,12 +104,7 @@ fn port_range(field: &str, text: &str) -> Result<PortRange, PolicyViolation> {
     range.ok_or_else(|| invalid(field, "a port number or range"))
 }
 
-fn require_declared(
-    spec: &ServiceSpec,
-    field: &str,
-    (lo, hi): PortRange,
-    transport: Transport,
-) -> Checked {
+fn require_declared(spec: &ServiceSpec, field: &str, (lo, hi): PortRange, transport: Transport) -> Checked {
     for number in lo..=hi {
         let port = Port { number, transport };
         if !spec.ports.contains(&port) {

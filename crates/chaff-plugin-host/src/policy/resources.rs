@@ -39,10 +39,7 @@ pub(super) fn bytes_at_most(field: &str, value: &Value, max: u64) -> Checked {
     }
     .ok_or_else(|| invalid(field, "a byte size such as 256m"))?;
     if bytes == 0 || bytes > max {
-        return Err(resource(
-            field,
-            format!("{bytes} bytes is outside 1..={max}"),
-        ));
+        return Err(resource(field, format!("{bytes} bytes is outside 1..={max}")));
     }
     Ok(())
 }
@@ -50,9 +47,7 @@ pub(super) fn bytes_at_most(field: &str, value: &Value, max: u64) -> Checked {
 /// Compose byte sizes: digits, then an optional unit b/k/m/g (optionally followed by `b`).
 pub fn parse_byte_size(text: &str) -> Option<u64> {
     let lower = text.trim().to_ascii_lowercase();
-    let split = lower
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(lower.len());
+    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
     let (digits, unit) = lower.split_at(split);
     let number: u64 = digits.parse().ok()?;
     let shift = match unit {
@@ -83,17 +78,12 @@ pub(super) fn check_cpus(value: &Value) -> Checked {
     if cpus > 0.0 && cpus <= MAX_CPUS {
         return Ok(());
     }
-    Err(resource(
-        "cpus",
-        format!("{cpus} is outside (0, {MAX_CPUS}]"),
-    ))
+    Err(resource("cpus", format!("{cpus} is outside (0, {MAX_CPUS}]")))
 }
 
 /// `ulimits: { nofile: 1024 }` or `{ nofile: { soft: 1024, hard: 2048 } }`, allowlisted names only.
 pub(super) fn check_ulimits(value: &Value) -> Checked {
-    let map = value
-        .as_object()
-        .ok_or_else(|| invalid("ulimits", "a mapping"))?;
+    let map = value.as_object().ok_or_else(|| invalid("ulimits", "a mapping"))?;
     for (name, limit) in map {
         let field = format!("ulimits.{name}");
         let max = match name.as_str() {
@@ -102,10 +92,7 @@ pub(super) fn check_ulimits(value: &Value) -> Checked {
             _ => {
                 return Err(resource(
                     &field,
-                    format!(
-                        "ulimit '{name}' is refused (allowed: {})",
-                        ULIMIT_ALLOWLIST.join(", ")
-                    ),
+                    format!("ulimit '{name}' is refused (allowed: {})", ULIMIT_ALLOWLIST.join(", ")),
                 ));
             }
         };

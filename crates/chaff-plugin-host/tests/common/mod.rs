@@ -39,11 +39,7 @@ pub fn shared_cache() -> PathBuf {
 }
 
 pub fn host_with(limits: Limits) -> PluginHost {
-    PluginHost::new(HostOptions {
-        limits,
-        cache_dir: Some(shared_cache()),
-    })
-    .unwrap()
+    PluginHost::new(HostOptions { limits, cache_dir: Some(shared_cache()) }).unwrap()
 }
 
 pub fn host() -> PluginHost {
@@ -77,13 +73,7 @@ pub fn decky() -> DeckyContext {
 pub fn with_line(manifest: &str, key: &str, value: &str) -> String {
     manifest
         .lines()
-        .map(|l| {
-            if l.starts_with(&format!("{key} =")) {
-                format!("{key} = {value}")
-            } else {
-                l.to_owned()
-            }
-        })
+        .map(|l| if l.starts_with(&format!("{key} =")) { format!("{key} = {value}") } else { l.to_owned() })
         .collect::<Vec<_>>()
         .join("\n")
 }

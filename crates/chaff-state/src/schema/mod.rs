@@ -64,9 +64,11 @@ fn refuse_foreign_database(conn: &Connection, path: &Path) -> Result<(), StoreEr
         let found = current_version(&snapshot)?;
         return check_not_newer(found, path);
     }
-    let user_tables: i64 =
-        snapshot
-            .query_row("SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'", [], |row| row.get(0))?;
+    let user_tables: i64 = snapshot.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+        [],
+        |row| row.get(0),
+    )?;
     if user_tables > 0 {
         return Err(StoreError::NotAChaffDatabase { path: path.to_path_buf() });
     }
@@ -114,9 +116,13 @@ fn is_busy(error: &rusqlite::Error) -> bool {
 }
 
 fn has_tracking_table(conn: &Connection) -> Result<bool, rusqlite::Error> {
-    conn.query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", [], |_| Ok(()))
-        .optional()
-        .map(|found| found.is_some())
+    conn.query_row(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+        [],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|found| found.is_some())
 }
 
 /// The highest applied migration; 0 for an empty database.
@@ -130,7 +136,12 @@ pub(crate) fn current_version(conn: &Connection) -> Result<u32, rusqlite::Error>
 /// Applies, in order, every migration up to and including `target` not yet applied.
 /// Safe against other connections migrating at the same time: each step re-reads the version
 /// under the write lock.
-pub(crate) fn migrate_to(conn: &mut Connection, path: &Path, target: u32, now: Timestamp) -> Result<(), StoreError> {
+pub(crate) fn migrate_to(
+    conn: &mut Connection,
+    path: &Path,
+    target: u32,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     for migration in MIGRATIONS.iter().take_while(|m| m.version <= target) {
         apply_if_pending(conn, path, migration, now)?;
     }

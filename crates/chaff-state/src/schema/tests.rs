@@ -27,14 +27,21 @@ fn create_at_version(path: &Path, version: u32) {
 fn schema_of(path: &Path) -> Vec<(String, String, Option<String>)> {
     let conn = Connection::open(path).unwrap();
     let mut statement = conn
-        .prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
+        .prepare(
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+        )
         .unwrap();
-    statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).unwrap().map(Result::unwrap).collect()
+    statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 fn migration_rows(path: &Path) -> Vec<(u32, i64)> {
     let conn = Connection::open(path).unwrap();
-    let mut statement = conn.prepare("SELECT version, applied_at FROM schema_migrations ORDER BY version").unwrap();
+    let mut statement =
+        conn.prepare("SELECT version, applied_at FROM schema_migrations ORDER BY version").unwrap();
     statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).unwrap().map(Result::unwrap).collect()
 }
 
@@ -158,9 +165,9 @@ fn a_newer_database_is_refused_and_left_unchanged() {
         "{error:?}"
     );
     assert!(
-        error
-            .to_string()
-            .contains(&format!("schema version {newer}, newer than this build of Chaff knows ({SCHEMA_VERSION})")),
+        error.to_string().contains(&format!(
+            "schema version {newer}, newer than this build of Chaff knows ({SCHEMA_VERSION})"
+        )),
         "{error}"
     );
     assert_eq!(file_digest(&path), before);
@@ -183,7 +190,8 @@ fn a_newer_database_in_rollback_journal_mode_is_not_switched_to_wal() {
     let before = file_digest(&path);
     assert!(matches!(Store::open(&path, T0), Err(StoreError::SchemaTooNew { .. })));
     assert_eq!(file_digest(&path), before);
-    let mode: String = Connection::open(&path).unwrap().query_row("PRAGMA journal_mode", [], |row| row.get(0)).unwrap();
+    let mode: String =
+        Connection::open(&path).unwrap().query_row("PRAGMA journal_mode", [], |row| row.get(0)).unwrap();
     assert_eq!(mode, "delete");
 }
 
@@ -223,8 +231,9 @@ fn a_failing_migration_leaves_the_database_at_its_previous_version() {
     let error = apply_if_pending(&mut conn, &path, &broken, T1).unwrap_err();
     assert!(matches!(error, StoreError::Migration { name: "broken", .. }), "{error:?}");
     assert_eq!(current_version(&conn).unwrap(), SCHEMA_VERSION);
-    let half_done: i64 =
-        conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'", [], |row| row.get(0)).unwrap();
+    let half_done: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'", [], |row| row.get(0))
+        .unwrap();
     assert_eq!(half_done, 0, "the migration's partial work was rolled back");
 }
 
@@ -259,8 +268,10 @@ fn wal_and_foreign_keys_are_on() {
     let foreign_keys: bool = store.conn.query_row("PRAGMA foreign_keys", [], |row| row.get(0)).unwrap();
     assert!(foreign_keys);
     // WAL is recorded in the file: a plain connection sees it too.
-    let mode: String =
-        Connection::open(store.path()).unwrap().query_row("PRAGMA journal_mode", [], |row| row.get(0)).unwrap();
+    let mode: String = Connection::open(store.path())
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
     assert!(dir.path().join("chaff.db-wal").exists());
 }
