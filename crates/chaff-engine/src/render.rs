@@ -385,16 +385,7 @@ impl ServiceContainer<'_> {
     /// decky's; a fleet service's container name for both) and, when the fleet has one,
     /// LOG_TARGET set by the host.
     fn set_environment(&self, container: &mut Map<String, Value>) {
-        let mut environment = match container.remove("environment") {
-            Some(Value::Object(map)) => map,
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .filter_map(|item| item.split_once('='))
-                .map(|(k, v)| (k.to_owned(), json!(v)))
-                .collect(),
-            _ => Map::new(),
-        };
+        let mut environment = key_value_map(container.remove("environment"));
         let (node, hostname) = match self.attachment.decky() {
             Some(decky) => (decky.name.as_str(), decky.hostname.as_str()),
             None => (self.name, self.name),
@@ -409,16 +400,7 @@ impl ServiceContainer<'_> {
     }
 
     fn set_labels(&self, container: &mut Map<String, Value>) {
-        let mut labels = match container.remove("labels") {
-            Some(Value::Object(map)) => map,
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .filter_map(|item| item.split_once('='))
-                .map(|(k, v)| (k.to_owned(), json!(v)))
-                .collect(),
-            _ => Map::new(),
-        };
+        let mut labels = key_value_map(container.remove("labels"));
         labels.insert(labels::FLEET.into(), json!(self.fleet.name));
         let role = match self.attachment.decky() {
             Some(decky) => {
@@ -506,4 +488,19 @@ fn network_definition(fleet: &Fleet, name: &str) -> Value {
     );
     definition.insert("labels".into(), json!({ labels::FLEET: fleet.name, labels::MANAGED: "true" }));
     Value::Object(definition)
+}
+
+/// A compose key/value field (`environment`, `labels`) as a map: compose allows both a map and
+/// a `KEY=VALUE` list; anything else is empty.
+fn key_value_map(field: Option<Value>) -> Map<String, Value> {
+    match field {
+        Some(Value::Object(map)) => map,
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .filter_map(|item| item.split_once('='))
+            .map(|(k, v)| (k.to_owned(), json!(v)))
+            .collect(),
+        _ => Map::new(),
+    }
 }

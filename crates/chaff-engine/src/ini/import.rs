@@ -774,31 +774,10 @@ fn round_robin_distro(archetype: Option<&Archetype>, built_so_far: usize) -> &'s
     }
 }
 
-/// Python's `repr` of a list of strings: `['a', 'b']`.
+/// Python's `repr` of a list of strings, `['a', 'b']`, as the original's messages print it.
 fn python_list<'s>(items: impl Iterator<Item = &'s str>) -> String {
-    let quoted: Vec<String> = items.map(python_str).collect();
-    format!("[{}]", quoted.join(", "))
-}
-
-fn python_str(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
+    let list = items.map(|item| serde_json::Value::String(item.to_owned())).collect();
+    chaff_plugin_host::config::py_repr(&serde_json::Value::Array(list))
 }
 
 // ---------------------------------------------------------------------------------------------
