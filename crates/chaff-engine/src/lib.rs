@@ -14,6 +14,7 @@ pub mod model;
 pub mod naming;
 pub mod os_family;
 pub mod plugins;
+pub mod reconcile;
 pub mod render;
 
 /// Re-exported: callers pass a `fastrand::Rng` to the functions that pick at random.
