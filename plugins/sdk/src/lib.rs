@@ -28,6 +28,7 @@ mod fragment;
 pub mod log;
 mod service;
 mod strategy;
+pub mod testing;
 
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]

@@ -33,18 +33,8 @@ chaff_plugin_sdk::export_service!(Llmnr);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chaff_plugin_sdk::testing::decky;
     use serde_json::json;
-
-    fn decky() -> Decky {
-        Decky {
-            name: "decky-01".into(),
-            hostname: "host01".into(),
-            ip: "192.168.1.10".into(),
-            distro: "debian".into(),
-            os_family: "linux".into(),
-            archetype: None,
-        }
-    }
 
     #[test]
     fn catalog_matches_reference() {
