@@ -2,6 +2,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::{Decky, ServiceInfo};
+
 /// The image every built-in emulator runs: Chaff's own sensor, built locally `FROM scratch`.
 pub const SENSOR_IMAGE: &str = "chaff-sensor:0.1";
 
@@ -27,6 +29,13 @@ impl Fragment {
         fields.insert("read_only".into(), json!(true));
         fields.insert("tmpfs".into(), json!(["/tmp:size=16m"]));
         Self { fields }
+    }
+
+    /// The sensor fragment of a declared service on `decky`: the emulator named by its slug,
+    /// exactly the capabilities it declares (so the two cannot drift apart), and `NODE_NAME`.
+    pub fn for_service(info: &ServiceInfo, decky: &Decky) -> Self {
+        let fragment = info.capabilities.iter().fold(Self::sensor(&info.slug), |f, cap| f.cap_add(cap));
+        fragment.env("NODE_NAME", &decky.name)
     }
 
     /// A fragment from raw JSON, for plugins that need full control. The host's policy

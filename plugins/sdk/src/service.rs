@@ -11,6 +11,15 @@ pub trait ServicePlugin {
     /// The compose fragment for `service` on `decky`. `config` is already validated by the
     /// host against the declared fields and holds every field that has a value.
     fn render(service: &str, decky: &Decky, config: &Config) -> Result<Fragment, RenderError>;
+
+    /// The catalogue entry of `service`, or [`RenderError::UnknownService`] if this plugin
+    /// does not define it: the guard every `render` starts with.
+    fn declared(service: &str) -> Result<ServiceInfo, RenderError> {
+        Self::catalog()
+            .into_iter()
+            .find(|info| info.slug == service)
+            .ok_or_else(|| RenderError::unknown_service(service))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

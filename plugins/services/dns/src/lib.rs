@@ -80,10 +80,8 @@ impl ServicePlugin for Dns {
     }
 
     fn render(service: &str, decky: &Decky, config: &Config) -> Result<Fragment, RenderError> {
-        if service != "dns" {
-            return Err(RenderError::unknown_service(service));
-        }
-        let mut fragment = Fragment::sensor("dns").cap_add("NET_BIND_SERVICE").env("NODE_NAME", &decky.name);
+        let info = Self::declared(service)?;
+        let mut fragment = Fragment::for_service(&info, decky);
         for (key, env, default) in TEXT_ENV {
             fragment = fragment.env(env, config.text(key).unwrap_or_else(|| (*default).to_owned()));
         }

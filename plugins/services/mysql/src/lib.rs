@@ -20,11 +20,8 @@ impl ServicePlugin for Mysql {
     }
 
     fn render(service: &str, decky: &Decky, config: &Config) -> Result<Fragment, RenderError> {
-        if service != "mysql" {
-            return Err(RenderError::unknown_service(service));
-        }
-        Ok(Fragment::sensor("mysql")
-            .env("NODE_NAME", &decky.name)
+        let info = Self::declared(service)?;
+        Ok(Fragment::for_service(&info, decky)
             .env("MYSQL_DISTRO", &decky.distro)
             .env_opt("MYSQL_VERSION", config.text("version")))
     }

@@ -24,13 +24,9 @@ impl ServicePlugin for Rdp {
     }
 
     fn render(service: &str, decky: &Decky, config: &Config) -> Result<Fragment, RenderError> {
-        if service != "rdp" {
-            return Err(RenderError::unknown_service(service));
-        }
+        let info = Self::declared(service)?;
         let nla = config.boolean("nla").unwrap_or(false);
-        Ok(Fragment::sensor("rdp")
-            .env("NODE_NAME", &decky.name)
-            .env_opt("RDP_ENABLE_NLA", nla.then_some("true")))
+        Ok(Fragment::for_service(&info, decky).env_opt("RDP_ENABLE_NLA", nla.then_some("true")))
     }
 }
 

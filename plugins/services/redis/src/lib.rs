@@ -25,11 +25,8 @@ impl ServicePlugin for Redis {
     }
 
     fn render(service: &str, decky: &Decky, config: &Config) -> Result<Fragment, RenderError> {
-        if service != "redis" {
-            return Err(RenderError::unknown_service(service));
-        }
-        Ok(Fragment::sensor("redis")
-            .env("NODE_NAME", &decky.name)
+        let info = Self::declared(service)?;
+        Ok(Fragment::for_service(&info, decky)
             .env("REDIS_DISTRO", &decky.distro)
             .env_opt("REDIS_VERSION", config.text("version"))
             .env_opt("REDIS_OS", config.text("os_string")))

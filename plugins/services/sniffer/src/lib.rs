@@ -25,13 +25,8 @@ impl ServicePlugin for Sniffer {
     }
 
     fn render(service: &str, decky: &Decky, _config: &Config) -> Result<Fragment, RenderError> {
-        if service != SLUG {
-            return Err(RenderError::unknown_service(service));
-        }
-        Ok(Fragment::sensor(SLUG)
-            .cap_add(CAPABILITIES[0])
-            .cap_add(CAPABILITIES[1])
-            .env("NODE_NAME", &decky.name))
+        let info = Self::declared(service)?;
+        Ok(Fragment::for_service(&info, decky))
     }
 }
 

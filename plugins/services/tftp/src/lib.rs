@@ -17,10 +17,8 @@ impl ServicePlugin for Tftp {
     }
 
     fn render(service: &str, decky: &Decky, _config: &Config) -> Result<Fragment, RenderError> {
-        if service != SLUG {
-            return Err(RenderError::unknown_service(service));
-        }
-        Ok(Fragment::sensor(SLUG).cap_add("NET_BIND_SERVICE").env("NODE_NAME", &decky.name))
+        let info = Self::declared(service)?;
+        Ok(Fragment::for_service(&info, decky))
     }
 }
 
