@@ -116,6 +116,10 @@ pub struct LifecyclePayload {
     /// Present only when the row failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the operation is doing now (`create web-1-ssh`); Chaff's addition for progress,
+    /// absent on plain status changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 /// What caused a mutation (the original's `MutationTrigger`).
@@ -203,13 +207,17 @@ mod tests {
             operation: "deploy".into(),
             status: "running".into(),
             error: None,
+            step: None,
         };
         let event = Event::lifecycle("web-1", &ok, stamp()).unwrap();
         assert_eq!((event.topic.as_str(), event.kind.as_str()), ("decky.web-1.lifecycle", "lifecycle"));
         assert_eq!(keys(&event.payload), ["lifecycle_id", "operation", "status"]);
         assert_eq!(event.payload["lifecycle_id"], json!(id.to_string()));
+        let progress = LifecyclePayload { step: Some("create web-1".into()), ..ok.clone() };
+        let event = Event::lifecycle("web-1", &progress, stamp()).unwrap();
+        assert_eq!(keys(&event.payload), ["lifecycle_id", "operation", "status", "step"]);
 
-        let failed = LifecyclePayload { status: "failed".into(), error: Some("boom".into()), ..ok };
+        let failed = LifecyclePayload { status: "failed".into(), error: Some("boom".into()), ..ok.clone() };
         let event = Event::lifecycle("web-1", &failed, stamp()).unwrap();
         assert_eq!(keys(&event.payload), ["lifecycle_id", "operation", "status", "error"]);
         assert_eq!(event.payload["error"], "boom");
@@ -305,6 +313,7 @@ mod tests {
             operation: "deploy".into(),
             status: "pending".into(),
             error: None,
+            step: None,
         };
         assert!(Event::lifecycle("*", &lifecycle, stamp()).is_err());
     }

@@ -54,6 +54,17 @@ impl DataDir {
         self.root.join("trust.toml")
     }
 
+    /// The state database (fleets, lifecycle rows).
+    pub fn state_db(&self) -> PathBuf {
+        self.root.join("chaff.db")
+    }
+
+    /// Held shared by every process running lifecycle jobs, so start-up recovery (which takes
+    /// it exclusively) never closes the rows of a process that is still working.
+    pub fn runner_lock(&self) -> PathBuf {
+        self.root.join("runner.lock")
+    }
+
     pub fn logs(&self) -> PathBuf {
         self.root.join("logs")
     }

@@ -195,6 +195,9 @@ pub enum Scope {
     Fleet,
     /// Only the containers of these deckies.
     Deckies(BTreeSet<String>),
+    /// The containers of these deckies and the fleet services (a deploy: the fleet's own
+    /// containers come up with its first deckies), nothing else of the fleet.
+    DeckiesAndFleetServices(BTreeSet<String>),
 }
 
 impl Scope {
@@ -203,6 +206,8 @@ impl Scope {
             (Scope::Fleet, _) => true,
             (Scope::Deckies(names), Owner::Decky(name)) => names.contains(name),
             (Scope::Deckies(_), Owner::FleetServices) => false,
+            (Scope::DeckiesAndFleetServices(names), Owner::Decky(name)) => names.contains(name),
+            (Scope::DeckiesAndFleetServices(_), Owner::FleetServices) => true,
         }
     }
 }
@@ -319,7 +324,7 @@ pub fn reconcile(desired: &Desired, observed: &Observed, scope: Scope) -> Plan {
         .collect();
     let last = match scope {
         Scope::Fleet => orphan_networks(desired, observed),
-        Scope::Deckies(_) => Vec::new(),
+        Scope::Deckies(_) | Scope::DeckiesAndFleetServices(_) => Vec::new(),
     };
     Plan { fleet: desired.fleet.clone(), first, groups, last }
 }
