@@ -21,6 +21,15 @@ pub enum CliError {
     /// The data directory or another file could not be read or written. Exit 6.
     #[error("{0}")]
     Io(String),
+    /// One or more lifecycle rows of the operation failed. Exit 7.
+    #[error("{0}")]
+    Failed(String),
+    /// The Docker engine cannot be reached. Exit 8.
+    #[error("{0}")]
+    DockerUnavailable(String),
+    /// Already there, not there, or an operation in progress on the decky. Exit 9.
+    #[error("{0}")]
+    Conflict(String),
     /// A defect in Chaff itself. Exit 1.
     #[error("internal error: {0}")]
     Internal(String),
@@ -34,6 +43,23 @@ impl CliError {
             CliError::NotFound(_) => 4,
             CliError::Plugin(_) => 5,
             CliError::Io(_) => 6,
+            CliError::Failed(_) => 7,
+            CliError::DockerUnavailable(_) => 8,
+            CliError::Conflict(_) => 9,
+        }
+    }
+
+    /// The error a child process reported by its exit code.
+    pub fn from_exit_code(code: u8, message: String) -> Self {
+        match code {
+            3 => CliError::InvalidInput(message),
+            4 => CliError::NotFound(message),
+            5 => CliError::Plugin(message),
+            6 => CliError::Io(message),
+            7 => CliError::Failed(message),
+            8 => CliError::DockerUnavailable(message),
+            9 => CliError::Conflict(message),
+            _ => CliError::Internal(message),
         }
     }
 

@@ -1,7 +1,9 @@
 //! `chaff`: the headless command line over Chaff's engine, for labs, scripts and CI.
 
 mod catalogue;
+mod detach;
 mod exit;
+mod ops;
 mod plugins;
 mod render;
 mod table;
@@ -15,7 +17,12 @@ use tracing_subscriber::EnvFilter;
 use crate::exit::CliError;
 
 #[derive(Parser)]
-#[command(name = "chaff", version, about = "Design, render and deploy networks of decoy hosts")]
+#[command(
+    name = "chaff",
+    version,
+    about = "Design, render and deploy networks of decoy hosts",
+    after_help = "Exit codes: 0 ok, 1 internal, 2 usage, 3 invalid input, 4 not found, 5 plugin or policy, 6 I/O, 7 an operation failed, 8 Docker unavailable, 9 conflict"
+)]
 struct Cli {
     /// Where Chaff keeps plugins, caches and state [default: the platform data directory]
     #[arg(long, global = true, env = "CHAFF_DATA_DIR", value_name = "DIR")]
@@ -57,6 +64,23 @@ enum Command {
     Render(render::RenderArgs),
     /// Resolve a deployment INI (expansions, addresses, random choices) and write it back explicitly
     Export(render::ExportArgs),
+    /// Deploy the fleet of a deployment INI on Docker (adds to a deployed fleet of that name)
+    Deploy(ops::DeployArgs),
+    /// Show the deployed fleets and what Docker runs for each decky
+    Status(ops::StatusArgs),
+    /// Tear down a decky, a fleet, or everything
+    Teardown(ops::TeardownArgs),
+    /// Give a decky a new service set now
+    Mutate(ops::MutateArgs),
+    /// Add, remove or configure one service of a running decky
+    Service {
+        #[command(subcommand)]
+        command: ops::ServiceCommand,
+    },
+    /// Show lifecycle rows by id
+    Lifecycle(ops::LifecycleArgs),
+    /// Run scheduled mutation until interrupted
+    Watch,
 }
 
 fn main() -> ExitCode {
@@ -80,6 +104,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Plugins { command } => plugins::run(&data_dir, command),
         Command::Render(args) => render::render(&data_dir, args),
         Command::Export(args) => render::export(&data_dir, args),
+        Command::Deploy(args) => ops::run(&data_dir, ops::Verb::Deploy(args)),
+        Command::Status(args) => ops::run(&data_dir, ops::Verb::Status(args)),
+        Command::Teardown(args) => ops::run(&data_dir, ops::Verb::Teardown(args)),
+        Command::Mutate(args) => ops::run(&data_dir, ops::Verb::Mutate(args)),
+        Command::Service { command } => ops::run(&data_dir, ops::Verb::Service(command)),
+        Command::Lifecycle(args) => ops::run(&data_dir, ops::Verb::Lifecycle(args)),
+        Command::Watch => ops::run(&data_dir, ops::Verb::Watch),
     }
 }
 

@@ -73,7 +73,7 @@ fn import(host: &PluginHost, path: &Path, seed: Option<u64>) -> Result<Fleet, Cl
 
 /// `labs/Branch-Office.ini` → `branch-office`: the file stem, if it is a valid fleet name
 /// once lower-cased.
-fn fleet_name_from_path(path: &Path) -> String {
+pub(crate) fn fleet_name_from_path(path: &Path) -> String {
     path.file_stem()
         .and_then(|s| s.to_str())
         .map(str::to_lowercase)
