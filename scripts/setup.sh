@@ -5,7 +5,8 @@
 # Safe to run any number of times; does nothing when everything is present.
 set -euo pipefail
 
-APT_PACKAGES=(build-essential pkg-config docker-compose)
+# libc6-dev: the static glibc the sensor binary links; iproute2: the macvlan test's parent interface.
+APT_PACKAGES=(build-essential libc6-dev pkg-config docker-compose iproute2)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

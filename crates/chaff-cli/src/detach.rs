@@ -24,7 +24,8 @@ const DETACHED_LOG: &str = "detached.log";
 pub fn run_detached(data_dir: &DataDir, verb: Verb) -> Result<(), CliError> {
     data_dir.ensure()?;
     std::fs::create_dir_all(data_dir.logs()).map_err(|e| CliError::Io(e.to_string()))?;
-    let (mut reader, writer) = std::io::pipe().map_err(|e| CliError::Io(format!("cannot create a pipe: {e}")))?;
+    let (mut reader, writer) =
+        std::io::pipe().map_err(|e| CliError::Io(format!("cannot create a pipe: {e}")))?;
     // SAFETY: the process is still single-threaded here (argument parsing and logging set-up
     // start no thread), so the child may run arbitrary code after fork.
     match unsafe { libc::fork() } {

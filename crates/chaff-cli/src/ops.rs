@@ -121,6 +121,9 @@ pub struct LifecycleArgs {
     json: bool,
 }
 
+/// Receives an operation's ids (or its refusal) as soon as it is started (`--detach`).
+pub type AcceptedSink = Box<dyn FnOnce(&Result<Accepted, CliError>) + Send>;
+
 /// What a verb asks of the engine.
 pub enum Verb {
     Deploy(DeployArgs),
@@ -133,10 +136,8 @@ pub enum Verb {
 }
 
 pub fn run(data_dir: &DataDir, verb: Verb) -> Result<(), CliError> {
-    if let Some(follow) = verb.follow() {
-        if follow.detach {
-            return crate::detach::run_detached(data_dir, verb);
-        }
+    if verb.follow().is_some_and(|follow| follow.detach) {
+        return crate::detach::run_detached(data_dir, verb);
     }
     run_attached(data_dir, verb, None)
 }
@@ -160,7 +161,7 @@ impl Verb {
 pub fn run_attached(
     data_dir: &DataDir,
     verb: Verb,
-    accepted_to: Option<Box<dyn FnOnce(&Result<Accepted, CliError>) + Send>>,
+    accepted_to: Option<AcceptedSink>,
 ) -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -206,7 +207,13 @@ async fn start(data_dir: &DataDir) -> Result<(Engine<BollardDocker>, RunnerLease
 
 fn report_recovered(failed: &[LifecycleRow], succeeded: &[LifecycleRow]) {
     for row in failed {
-        eprintln!("recovered: {} {} {} → failed ({})", row.id, row.decky, row.operation.as_str(), row.error.as_deref().unwrap_or(""));
+        eprintln!(
+            "recovered: {} {} {} → failed ({})",
+            row.id,
+            row.decky,
+            row.operation.as_str(),
+            row.error.as_deref().unwrap_or("")
+        );
     }
     for row in succeeded {
         eprintln!("recovered: {} {} {} → succeeded", row.id, row.decky, row.operation.as_str());
@@ -216,7 +223,7 @@ fn report_recovered(failed: &[LifecycleRow], succeeded: &[LifecycleRow]) {
 async fn dispatch(
     engine: &Engine<BollardDocker>,
     verb: Verb,
-    accepted_to: Option<Box<dyn FnOnce(&Result<Accepted, CliError>) + Send>>,
+    accepted_to: Option<AcceptedSink>,
 ) -> Result<(), CliError> {
     let follow = verb.follow().map(|f| (f.json, accepted_to.is_some()));
     let accepted = match verb {
@@ -244,13 +251,15 @@ async fn dispatch(
         Verb::Service(ServiceCommand::Remove { decky, service, .. }) => {
             blocking(engine, move |e| e.remove_service(&decky, &service)).await
         }
-        Verb::Service(ServiceCommand::Config { decky, service, values, apply, .. }) => match parse_pairs(&values) {
-            Ok(config) => {
-                let change = ConfigChange { decky, service, config, apply };
-                blocking(engine, move |e| e.configure_service(change)).await
+        Verb::Service(ServiceCommand::Config { decky, service, values, apply, .. }) => {
+            match parse_pairs(&values) {
+                Ok(config) => {
+                    let change = ConfigChange { decky, service, config, apply };
+                    blocking(engine, move |e| e.configure_service(change)).await
+                }
+                Err(error) => Err(error),
             }
-            Err(error) => Err(error),
-        },
+        }
     };
     let (json, detached) = follow.unwrap_or((false, false));
     if let Some(send) = accepted_to {
@@ -334,7 +343,11 @@ fn parse_pairs(pairs: &[String]) -> Result<IndexMap<String, Value>, CliError> {
 }
 
 /// Waits until every row is terminal, showing one progress line per decky when `show`.
-async fn follow_rows(engine: &Engine<BollardDocker>, ids: &[Uuid], show: bool) -> Result<Vec<LifecycleRow>, CliError> {
+async fn follow_rows(
+    engine: &Engine<BollardDocker>,
+    ids: &[Uuid],
+    show: bool,
+) -> Result<Vec<LifecycleRow>, CliError> {
     let show = show && std::io::stderr().is_terminal();
     let bars = MultiProgress::new();
     let style = ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}").expect("valid template");
@@ -356,7 +369,9 @@ async fn follow_rows(engine: &Engine<BollardDocker>, ids: &[Uuid], show: bool) -
                 LifecycleStatus::Failed => {
                     bar.finish_with_message(format!("✗ failed: {}", row.error.as_deref().unwrap_or("")))
                 }
-                _ => bar.set_message(format!("{} {}", row.status.as_str(), row.step.as_deref().unwrap_or(""))),
+                _ => {
+                    bar.set_message(format!("{} {}", row.status.as_str(), row.step.as_deref().unwrap_or("")))
+                }
             }
         }
         if rows.iter().all(|r| r.status.is_terminal()) {
@@ -393,7 +408,10 @@ fn outcome(rows: &[LifecycleRow]) -> Result<(), CliError> {
     }
     let summary = format!("{} of {} operations failed", failed.len(), rows.len());
     if failed.iter().all(|r| r.error.as_deref().is_some_and(|e| e.starts_with("Docker is unavailable"))) {
-        return Err(CliError::DockerUnavailable(format!("{summary}: {}", failed[0].error.as_deref().unwrap_or(""))));
+        return Err(CliError::DockerUnavailable(format!(
+            "{summary}: {}",
+            failed[0].error.as_deref().unwrap_or("")
+        )));
     }
     Err(CliError::Failed(summary))
 }
@@ -436,7 +454,10 @@ async fn status(engine: &Engine<BollardDocker>, json: bool) -> Result<(), CliErr
                 last,
             ]);
         }
-        print!("{}", table::render(&["DECKY", "IP", "HOSTNAME", "OS", "SERVICES", "STATE", "LAST OPERATION"], &cells));
+        print!(
+            "{}",
+            table::render(&["DECKY", "IP", "HOSTNAME", "OS", "SERVICES", "STATE", "LAST OPERATION"], &cells)
+        );
     }
     Ok(())
 }
@@ -445,7 +466,9 @@ fn lifecycle(engine: &Engine<BollardDocker>, args: &LifecycleArgs) -> Result<(),
     let ids = args
         .ids
         .iter()
-        .map(|id| id.parse::<Uuid>().map_err(|_| CliError::InvalidInput(format!("'{id}' is not a lifecycle id"))))
+        .map(|id| {
+            id.parse::<Uuid>().map_err(|_| CliError::InvalidInput(format!("'{id}' is not a lifecycle id")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let rows = engine.lifecycle(&ids).map_err(op_error)?;
     if rows.is_empty() {

@@ -12,7 +12,9 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
 
-use crate::{ContainerRequest, ContainerState, DockerApi, DockerError, EngineVersion, MANAGED_LABEL, NetworkState};
+use crate::{
+    ContainerRequest, ContainerState, DockerApi, DockerError, EngineVersion, MANAGED_LABEL, NetworkState,
+};
 
 /// Seconds a container gets between SIGTERM and SIGKILL when Chaff removes it. Our sensor
 /// exits on SIGTERM at once; a third-party image gets a short grace, not compose's 10 s.
@@ -114,14 +116,19 @@ impl DockerApi for BollardDocker {
 
     async fn managed_containers(&self) -> Result<Vec<ContainerState>, DockerError> {
         let options = ListContainersOptionsBuilder::new().all(true).filters(&managed_filter()).build();
-        let listed =
-            self.client().await?.list_containers(Some(options)).await.map_err(self.error("list containers"))?;
+        let listed = self
+            .client()
+            .await?
+            .list_containers(Some(options))
+            .await
+            .map_err(self.error("list containers"))?;
         Ok(listed.into_iter().map(container_state).collect())
     }
 
     async fn managed_networks(&self) -> Result<Vec<NetworkState>, DockerError> {
         let options = ListNetworksOptionsBuilder::new().filters(&managed_filter()).build();
-        let listed = self.client().await?.list_networks(Some(options)).await.map_err(self.error("list networks"))?;
+        let listed =
+            self.client().await?.list_networks(Some(options)).await.map_err(self.error("list networks"))?;
         Ok(listed.into_iter().map(network_state).collect())
     }
 
@@ -132,7 +139,13 @@ impl DockerApi for BollardDocker {
     }
 
     async fn remove_network(&self, name: &str) -> Result<(), DockerError> {
-        match self.client().await?.remove_network(name).await.map_err(self.error(&format!("remove network {name}"))) {
+        match self
+            .client()
+            .await?
+            .remove_network(name)
+            .await
+            .map_err(self.error(&format!("remove network {name}")))
+        {
             Ok(()) | Err(DockerError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -158,13 +171,21 @@ impl DockerApi for BollardDocker {
     async fn remove_container(&self, name: &str) -> Result<(), DockerError> {
         let client = self.client().await?;
         let stop = StopContainerOptionsBuilder::new().t(STOP_GRACE_SECONDS).build();
-        match client.stop_container(name, Some(stop)).await.map_err(self.error(&format!("stop container {name}"))) {
+        match client
+            .stop_container(name, Some(stop))
+            .await
+            .map_err(self.error(&format!("stop container {name}")))
+        {
             // 304 (already stopped) arrives as an Api error with that status.
             Ok(()) | Err(DockerError::NotFound { .. }) | Err(DockerError::Api { status: 304, .. }) => {}
             Err(e) => return Err(e),
         }
         let remove = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
-        match client.remove_container(name, Some(remove)).await.map_err(self.error(&format!("remove container {name}"))) {
+        match client
+            .remove_container(name, Some(remove))
+            .await
+            .map_err(self.error(&format!("remove container {name}")))
+        {
             Ok(()) | Err(DockerError::NotFound { .. }) => Ok(()),
             // "removal already in progress": another remover got there first.
             Err(DockerError::Conflict { message, .. }) if message.contains("already in progress") => Ok(()),
@@ -173,7 +194,13 @@ impl DockerApi for BollardDocker {
     }
 
     async fn image_labels(&self, image: &str) -> Result<Option<HashMap<String, String>>, DockerError> {
-        match self.client().await?.inspect_image(image).await.map_err(self.error(&format!("inspect image {image}"))) {
+        match self
+            .client()
+            .await?
+            .inspect_image(image)
+            .await
+            .map_err(self.error(&format!("inspect image {image}")))
+        {
             Ok(inspected) => Ok(Some(inspected.config.and_then(|c| c.labels).unwrap_or_default())),
             Err(DockerError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),

@@ -33,8 +33,12 @@ impl DockerError {
         use bollard::errors::Error as E;
         let action = action.to_owned();
         match error {
-            E::DockerResponseServerError { status_code: 404, message } => DockerError::NotFound { what: message },
-            E::DockerResponseServerError { status_code: 409, message } => DockerError::Conflict { action, message },
+            E::DockerResponseServerError { status_code: 404, message } => {
+                DockerError::NotFound { what: message }
+            }
+            E::DockerResponseServerError { status_code: 409, message } => {
+                DockerError::Conflict { action, message }
+            }
             E::DockerResponseServerError { status_code, message } => {
                 DockerError::Api { action, status: status_code, message: message.trim().to_owned() }
             }

@@ -75,10 +75,16 @@ pub trait DockerApi: Send + Sync + 'static {
     fn managed_containers(&self) -> impl Future<Output = Result<Vec<ContainerState>, DockerError>> + Send;
     /// Every network labelled [`MANAGED_LABEL`]`=true`.
     fn managed_networks(&self) -> impl Future<Output = Result<Vec<NetworkState>, DockerError>> + Send;
-    fn create_network(&self, request: NetworkCreateRequest) -> impl Future<Output = Result<(), DockerError>> + Send;
+    fn create_network(
+        &self,
+        request: NetworkCreateRequest,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send;
     fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
     /// Creates (does not start) the container; returns its id.
-    fn create_container(&self, request: ContainerRequest) -> impl Future<Output = Result<String, DockerError>> + Send;
+    fn create_container(
+        &self,
+        request: ContainerRequest,
+    ) -> impl Future<Output = Result<String, DockerError>> + Send;
     fn start_container(&self, name: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
     /// Stops (SIGTERM, then SIGKILL after a short grace) and removes the container with its
     /// anonymous volumes.
@@ -89,5 +95,9 @@ pub trait DockerApi: Send + Sync + 'static {
         image: &str,
     ) -> impl Future<Output = Result<Option<HashMap<String, String>>, DockerError>> + Send;
     /// Builds `tag` from a tar build context held in memory (no pull: `FROM scratch` only).
-    fn build_image(&self, tag: &str, context: Vec<u8>) -> impl Future<Output = Result<(), DockerError>> + Send;
+    fn build_image(
+        &self,
+        tag: &str,
+        context: Vec<u8>,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send;
 }

@@ -176,7 +176,11 @@ fn ipam(value: &Value) -> Result<Ipam, String> {
 
 /// `networks: {<name>: {ipv4_address: ..}}`: the container's one network and its address.
 /// Chaff attaches a container to at most one network (a decky has one address).
-fn attach_networks(body: &mut ContainerCreateBody, host: &mut HostConfig, value: &Value) -> Result<(), String> {
+fn attach_networks(
+    body: &mut ContainerCreateBody,
+    host: &mut HostConfig,
+    value: &Value,
+) -> Result<(), String> {
     let networks = mapping(value)?;
     let mut names = networks.iter();
     let Some((network, settings)) = names.next() else { return Ok(()) };
@@ -296,7 +300,8 @@ fn volume_mount(item: &Value, volumes: Option<&Map<String, Value>>) -> Result<Mo
         source: Some(source),
         target: Some(target),
         read_only: Some(read_only),
-        volume_options: labels.map(|labels| MountVolumeOptions { labels: Some(labels), ..Default::default() }),
+        volume_options: labels
+            .map(|labels| MountVolumeOptions { labels: Some(labels), ..Default::default() }),
         ..Default::default()
     })
 }
@@ -387,7 +392,9 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 fn duration(value: &Value) -> Result<Duration, String> {
     match value {
         Value::Number(n) => n.as_u64().map(Duration::from_secs).ok_or_else(|| "expected a duration".into()),
-        Value::String(s) => parse_duration(s).ok_or_else(|| format!("'{s}' is not a duration like 10s or 1m30s")),
+        Value::String(s) => {
+            parse_duration(s).ok_or_else(|| format!("'{s}' is not a duration like 10s or 1m30s"))
+        }
         _ => Err("expected a duration".into()),
     }
 }

@@ -185,7 +185,10 @@ impl<D> Inner<D> {
     }
 
     /// Runs `f` on the store.
-    pub(crate) fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> Result<T, OpError>) -> Result<T, OpError> {
+    pub(crate) fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, OpError>,
+    ) -> Result<T, OpError> {
         f(&mut lock(&self.store))
     }
 }

@@ -14,10 +14,10 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::OpError;
 use crate::engine::{Engine, Inner, lock};
 use crate::fleet_record::{from_record, to_record};
 use crate::runner::{Job, JobTarget, RemoveFirst};
-use crate::OpError;
 
 /// An accepted operation: its rows, `pending`, in decky order.
 #[derive(Clone, Debug, Serialize)]
@@ -79,7 +79,8 @@ impl<D: DockerApi> Engine<D> {
         };
         let options = ImportOptions { default_fleet_name, reserved: &reserved, now: inner.unix_seconds() };
         let mut rng = fastrand::Rng::with_seed(inner.seed());
-        import_ini(text, &catalogue, &options, &mut rng).map_err(|e| OpError::invalid(Some("config"), e.to_string()))
+        import_ini(text, &catalogue, &options, &mut rng)
+            .map_err(|e| OpError::invalid(Some("config"), e.to_string()))
     }
 
     /// Deploys `request.fleet`: adds its deckies to the stored fleet of that name (a name or
@@ -121,7 +122,9 @@ impl<D: DockerApi> Engine<D> {
                 self.commit_and_spawn(&mut store, &fleet, vec![(decky, Operation::Teardown)], job)
             }
             TeardownTarget::Fleet(name) => {
-                let stored = store.load_fleet(&name)?.ok_or_else(|| OpError::NotFound(format!("fleet '{name}' not found")))?;
+                let stored = store
+                    .load_fleet(&name)?
+                    .ok_or_else(|| OpError::NotFound(format!("fleet '{name}' not found")))?;
                 let mut fleet = from_record(&stored.record)?;
                 let rows = fleet.deckies.iter().map(|d| (d.name.clone(), Operation::Teardown)).collect();
                 fleet.deckies.clear();
@@ -139,7 +142,8 @@ impl<D: DockerApi> Engine<D> {
         let inner = &self.inner;
         let mut store = lock(&inner.store);
         let mut fleet = fleet_of_decky(&store, decky)?;
-        let catalogue = Catalogue::from_plugins(&inner.plugins).with_custom(&fleet.custom_services)
+        let catalogue = Catalogue::from_plugins(&inner.plugins)
+            .with_custom(&fleet.custom_services)
             .map_err(|e| OpError::invalid(Some("fleet"), e.to_string()))?;
         let target = fleet.deckies.iter_mut().find(|d| d.name == decky).expect("fleet_of_decky found it");
         let old = target.services.clone();
@@ -179,7 +183,12 @@ impl<D: DockerApi> Engine<D> {
     }
 
     /// Adds `service` to a running decky: persisted first, then only its container is created.
-    pub fn add_service(&self, decky: &str, service: &str, config: IndexMap<String, Value>) -> Result<Accepted, OpError> {
+    pub fn add_service(
+        &self,
+        decky: &str,
+        service: &str,
+        config: IndexMap<String, Value>,
+    ) -> Result<Accepted, OpError> {
         let inner = &self.inner;
         let mut store = lock(&inner.store);
         let mut fleet = fleet_of_decky(&store, decky)?;
@@ -214,7 +223,8 @@ impl<D: DockerApi> Engine<D> {
         target.services.retain(|s| s != service);
         let services = target.services.clone();
         fleet.check().map_err(|e| OpError::invalid(Some("service"), e.to_string()))?;
-        let rows = open_rows(inner, &mut store, &fleet.name, vec![(decky.to_owned(), Operation::RemoveService)])?;
+        let rows =
+            open_rows(inner, &mut store, &fleet.name, vec![(decky.to_owned(), Operation::RemoveService)])?;
         let scope = Scope::Deckies(BTreeSet::from([decky.to_owned()]));
         let mut job = Job::new(&fleet.name, Operation::RemoveService, scope, JobTarget::Stored);
         job.remove_first = Some(RemoveFirst {
@@ -291,7 +301,11 @@ impl<D: DockerApi> Engine<D> {
         let opened = open_rows(inner, store, &fleet.name, rows)?;
         if let Err(error) = store.save_fleet(&to_record(fleet), inner.timestamp()) {
             for row in &opened {
-                let _ = store.transition(row.id, StatusChange::failed(format!("not saved: {error}")), inner.timestamp());
+                let _ = store.transition(
+                    row.id,
+                    StatusChange::failed(format!("not saved: {error}")),
+                    inner.timestamp(),
+                );
             }
             return Err(error.into());
         }
@@ -336,12 +350,20 @@ fn open_rows<D>(
 
 /// The fleet after the deploy, the deckies that are new (or all, replacing), and the
 /// deckies a replace drops.
-fn merge(existing: Option<Fleet>, incoming: Fleet, replace: bool) -> Result<(Fleet, Vec<String>, Vec<String>), OpError> {
+fn merge(
+    existing: Option<Fleet>,
+    incoming: Fleet,
+    replace: bool,
+) -> Result<(Fleet, Vec<String>, Vec<String>), OpError> {
     let incoming_names: Vec<String> = incoming.deckies.iter().map(|d| d.name.clone()).collect();
     let Some(mut fleet) = existing else { return Ok((incoming, incoming_names, Vec::new())) };
     if replace {
-        let dropped =
-            fleet.deckies.iter().filter(|d| !incoming_names.contains(&d.name)).map(|d| d.name.clone()).collect();
+        let dropped = fleet
+            .deckies
+            .iter()
+            .filter(|d| !incoming_names.contains(&d.name))
+            .map(|d| d.name.clone())
+            .collect();
         return Ok((incoming, incoming_names, dropped));
     }
     if fleet.network != incoming.network {
@@ -359,7 +381,9 @@ fn merge(existing: Option<Fleet>, incoming: Fleet, replace: bool) -> Result<(Fle
                 decky.name
             )));
         }
-        if fleet.deckies.iter().any(|d| d.ip == decky.ip) || fleet.fleet_services.iter().any(|s| s.ip == decky.ip) {
+        if fleet.deckies.iter().any(|d| d.ip == decky.ip)
+            || fleet.fleet_services.iter().any(|s| s.ip == decky.ip)
+        {
             return Err(OpError::conflict(format!("IP {} is already in use by an existing decky", decky.ip)));
         }
     }
@@ -383,7 +407,10 @@ fn check_names_free(store: &Store, fleet: &Fleet) -> Result<(), OpError> {
     for other in store.fleet_names()?.into_iter().filter(|n| *n != fleet.name) {
         let Some(stored) = store.load_fleet(&other)? else { continue };
         if let Some(clash) = stored.record.deckies.iter().find(|d| fleet.decky(&d.name).is_some()) {
-            return Err(OpError::conflict(format!("decky '{}' already exists in fleet '{other}'", clash.name)));
+            return Err(OpError::conflict(format!(
+                "decky '{}' already exists in fleet '{other}'",
+                clash.name
+            )));
         }
     }
     Ok(())
@@ -392,7 +419,10 @@ fn check_names_free(store: &Store, fleet: &Fleet) -> Result<(), OpError> {
 /// The stored fleet holding `decky`.
 fn fleet_of_decky(store: &Store, decky: &str) -> Result<Fleet, OpError> {
     if !naming::is_valid_name(decky) {
-        return Err(OpError::invalid(Some("decky"), format!("decky name '{decky}' must match {}", naming::NAME_RULE)));
+        return Err(OpError::invalid(
+            Some("decky"),
+            format!("decky name '{decky}' must match {}", naming::NAME_RULE),
+        ));
     }
     for name in store.fleet_names()? {
         if let Some(stored) = store.load_fleet(&name)?
@@ -452,5 +482,10 @@ fn validate_service_config<D>(
 }
 
 fn service_set(decky: &str, service: &str, services: Vec<String>) -> ServiceSetPayload {
-    ServiceSetPayload { decky_name: decky.to_owned(), service_name: service.to_owned(), topology_id: None, services }
+    ServiceSetPayload {
+        decky_name: decky.to_owned(),
+        service_name: service.to_owned(),
+        topology_id: None,
+        services,
+    }
 }

@@ -9,9 +9,9 @@ use chaff_engine::reconcile::{Owner, Scope, reconcile};
 use chaff_state::{LifecycleRow, StatusChange};
 use serde::Serialize;
 
+use crate::OpError;
 use crate::engine::{Engine, lock};
 use crate::runner::{JobTarget, observe, publish_row, target};
-use crate::OpError;
 
 /// The error of a row a crash left open whose decky does not match its design.
 pub const INTERRUPTED: &str = "interrupted by restart";
@@ -78,7 +78,11 @@ impl<D: DockerApi> Engine<D> {
                 if settled { recovered.succeeded.push(row) } else { recovered.failed.push(row) }
             }
         }
-        tracing::info!(succeeded = recovered.succeeded.len(), failed = recovered.failed.len(), "recovered open rows");
+        tracing::info!(
+            succeeded = recovered.succeeded.len(),
+            failed = recovered.failed.len(),
+            "recovered open rows"
+        );
         Ok(recovered)
     }
 
@@ -90,7 +94,8 @@ impl<D: DockerApi> Engine<D> {
         let orphan = |labels: &std::collections::HashMap<String, String>| {
             labels.get(labels::FLEET).is_none_or(|fleet| !fleets.contains(fleet))
         };
-        let mut containers: Vec<_> = docker.managed_containers().await?.into_iter().filter(|c| orphan(&c.labels)).collect();
+        let mut containers: Vec<_> =
+            docker.managed_containers().await?.into_iter().filter(|c| orphan(&c.labels)).collect();
         // Service containers before the bases whose namespace they share.
         containers.sort_by_key(|c| c.labels.get(labels::ROLE).map(String::as_str) == Some("base"));
         let mut reaped = Reaped::default();

@@ -15,17 +15,18 @@ use chaff_bus::{Event, LifecyclePayload, TopicError};
 use chaff_docker::images::ensure_images;
 use chaff_docker::{DockerApi, DockerError, container_request, network_request};
 use chaff_engine::reconcile::{
-    Desired, Observed, ObservedContainer, ObservedNetwork, Owner, Plan, SPEC_HASH_LABEL, Scope, Step, reconcile,
+    Desired, Observed, ObservedContainer, ObservedNetwork, Owner, Plan, SPEC_HASH_LABEL, Scope, Step,
+    reconcile,
 };
 use chaff_state::{FleetRecord, LifecycleRow, Operation, StatusChange, Uuid};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
+use crate::OpError;
 use crate::engine::{Engine, Inner, lock};
 use crate::fleet_record::from_record;
 use crate::operations::render;
-use crate::OpError;
 
 /// What the job converges to.
 pub(crate) enum JobTarget {
@@ -154,8 +155,11 @@ struct RowState {
 }
 
 async fn run<D: DockerApi>(inner: Arc<Inner<D>>, job: Job, cancel: CancellationToken) {
-    let mut rows: Vec<RowState> =
-        job.rows.iter().map(|(decky, id, _)| RowState { decky: decky.clone(), id: *id, outcome: None }).collect();
+    let mut rows: Vec<RowState> = job
+        .rows
+        .iter()
+        .map(|(decky, id, _)| RowState { decky: decky.clone(), id: *id, outcome: None })
+        .collect();
     for row in &rows {
         update(&inner, row.id, StatusChange::running().with_detail("preparing"), Some("preparing")).await;
     }
@@ -190,7 +194,8 @@ async fn run<D: DockerApi>(inner: Arc<Inner<D>>, job: Job, cancel: CancellationT
 
 /// Moves row `id` and publishes the change.
 async fn update<D: DockerApi>(inner: &Arc<Inner<D>>, id: Uuid, change: StatusChange, step: Option<&str>) {
-    let updated = blocking(inner, move |inner| lock(&inner.store).transition(id, change, inner.timestamp())).await;
+    let updated =
+        blocking(inner, move |inner| lock(&inner.store).transition(id, change, inner.timestamp())).await;
     match updated {
         Ok(row) => publish_row(inner, &row, step),
         Err(error) => tracing::error!(%id, %error, "lifecycle row not updated"),
@@ -199,7 +204,8 @@ async fn update<D: DockerApi>(inner: &Arc<Inner<D>>, id: Uuid, change: StatusCha
 
 async fn record_step<D: DockerApi>(inner: &Arc<Inner<D>>, id: Uuid, step: String) {
     let shown = step.clone();
-    let updated = blocking(inner, move |inner| lock(&inner.store).record_step(id, &step, inner.timestamp())).await;
+    let updated =
+        blocking(inner, move |inner| lock(&inner.store).record_step(id, &step, inner.timestamp())).await;
     match updated {
         Ok(row) => publish_row(inner, &row, Some(&shown)),
         Err(error) => tracing::warn!(%id, %error, "step not recorded"),
@@ -235,14 +241,20 @@ pub(crate) struct Target {
 }
 
 /// What the job converges to, rendered from the store now.
-pub(crate) async fn target<D: DockerApi>(inner: &Arc<Inner<D>>, fleet: &str, what: &JobTarget) -> Result<Target, OpError> {
+pub(crate) async fn target<D: DockerApi>(
+    inner: &Arc<Inner<D>>,
+    fleet: &str,
+    what: &JobTarget,
+) -> Result<Target, OpError> {
     if matches!(what, JobTarget::Nothing) {
         return Ok(Target { desired: Desired::empty(fleet), volumes: None });
     }
     let name = fleet.to_owned();
     blocking(inner, move |inner| {
         let stored = lock(&inner.store).load_fleet(&name)?;
-        let Some(stored) = stored else { return Ok(Target { desired: Desired::empty(&name), volumes: None }) };
+        let Some(stored) = stored else {
+            return Ok(Target { desired: Desired::empty(&name), volumes: None });
+        };
         let fleet = from_record(&stored.record)?;
         let project = render(inner, &fleet)?;
         let desired = Desired::from_project(&name, &project).map_err(|e| OpError::Internal(e.to_string()))?;
@@ -389,7 +401,8 @@ impl<D: DockerApi> Executor<'_, D> {
         match step {
             Step::EnsureNetwork { name } => {
                 let spec = self.target.desired.networks.iter().find(|n| &n.name == name).map(|n| &n.spec);
-                let spec = spec.ok_or_else(|| DockerError::NotFound { what: format!("desired network {name}") })?;
+                let spec =
+                    spec.ok_or_else(|| DockerError::NotFound { what: format!("desired network {name}") })?;
                 match docker.create_network(network_request(name, spec)?).await {
                     // Another job created it meanwhile.
                     Err(DockerError::Conflict { .. }) => Ok(()),
@@ -412,7 +425,11 @@ impl<D: DockerApi> Executor<'_, D> {
         let container =
             container.ok_or_else(|| DockerError::NotFound { what: format!("desired container {name}") })?;
         let mut request = container_request(name, &container.spec, self.target.volumes.as_ref())?;
-        request.body.labels.get_or_insert_with(Default::default).insert(SPEC_HASH_LABEL.to_owned(), spec_hash.to_owned());
+        request
+            .body
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(SPEC_HASH_LABEL.to_owned(), spec_hash.to_owned());
         self.inner.docker.create_container(request).await?;
         self.inner.docker.start_container(name).await
     }

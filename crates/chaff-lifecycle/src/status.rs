@@ -6,9 +6,9 @@ use chaff_engine::{Fleet, Network};
 use chaff_state::LifecycleRow;
 use serde::Serialize;
 
+use crate::OpError;
 use crate::engine::{Engine, lock};
 use crate::fleet_record::from_record;
-use crate::OpError;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Status {
@@ -94,7 +94,11 @@ impl<D: DockerApi> Engine<D> {
     }
 }
 
-fn fleet_status(fleet: Fleet, last: Vec<Option<LifecycleRow>>, containers: Option<&[ContainerState]>) -> FleetStatus {
+fn fleet_status(
+    fleet: Fleet,
+    last: Vec<Option<LifecycleRow>>,
+    containers: Option<&[ContainerState]>,
+) -> FleetStatus {
     let deckies = fleet
         .deckies
         .into_iter()

@@ -100,11 +100,7 @@ fn errors_name_the_container_and_the_key() {
         (json!({ "image": "x", "volumes": ["/etc:/etc"] }), "volumes", "[0]: host paths are not mounted"),
         (json!({ "image": "x", "restart": "sometimes" }), "restart", "unknown restart policy"),
         (json!({ "image": "x", "stop_grace_period": "soon" }), "stop_grace_period", "not a duration"),
-        (
-            json!({ "image": "x", "networks": { "a": {}, "b": {} } }),
-            "networks",
-            "exactly one network",
-        ),
+        (json!({ "image": "x", "networks": { "a": {}, "b": {} } }), "networks", "exactly one network"),
     ];
     for (entry, key, message) in cases {
         let error = container_request("web-1-x", &entry, None).unwrap_err();

@@ -1,0 +1,363 @@
+//! The lifecycle engine on the machine's REAL Docker daemon, with the real built-in plugins
+//! and Chaff's own sensor image (built locally on first use).
+//!
+//! Each test owns a fleet name, a subnet and decky names nobody else uses, and removes what
+//! it created even when it fails. The tests of this file run one at a time: they share the
+//! daemon, and a parallel image build would only race.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chaff_bus::{Bus, Trigger};
+use chaff_docker::BollardDocker;
+use chaff_engine::data_dir::DataDir;
+use chaff_lifecycle::{
+    ConfigChange, DeployRequest, Engine, EngineOptions, ErrorCode, LifecycleRow, LifecycleStatus,
+    TeardownTarget, Uuid,
+};
+use chaff_state::{Store, Timestamp};
+use indexmap::IndexMap;
+use serde_json::Value;
+
+/// Guards against a hung daemon only; never a performance assertion.
+const HANG_GUARD: Duration = Duration::from_secs(600);
+
+/// Each test holds this for its whole run (an async lock: tests await while holding it, and a
+/// failed test does not poison it).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// An engine with its own database, sharing the compiled-plugin cache between tests.
+struct Lab {
+    engine: Engine<BollardDocker>,
+    fleet: String,
+    _db: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new(fleet: &str, docker: BollardDocker) -> Lab {
+        remove_everything_of(fleet);
+        let shared = DataDir::at(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("chaff-e2e-data"));
+        let plugins = chaff_engine::plugins::open_plugins(&shared).expect("plugins").host;
+        let db = tempfile::tempdir().unwrap();
+        let store = Store::open(db.path().join("chaff.db"), Timestamp::from_unix_millis(0)).unwrap();
+        let options = EngineOptions { seed: 7, ..EngineOptions::default() };
+        let engine =
+            Engine::new(store, plugins, docker, Bus::new(), tokio::runtime::Handle::current(), options);
+        Lab { engine, fleet: fleet.to_owned(), _db: db }
+    }
+
+    fn deploy(&self, ini: &str) -> Vec<Uuid> {
+        let fleet = self.engine.import_ini(ini, &self.fleet, false).expect("INI imports");
+        self.engine.deploy(DeployRequest { fleet, replace: false }).expect("deploy accepted").lifecycle_ids
+    }
+
+    async fn wait(&self, ids: &[Uuid]) -> Vec<LifecycleRow> {
+        let started = Instant::now();
+        loop {
+            let rows = self.engine.lifecycle(ids).unwrap();
+            if rows.len() == ids.len() && rows.iter().all(|r| r.status.is_terminal()) {
+                return rows;
+            }
+            assert!(started.elapsed() < HANG_GUARD, "rows still open: {rows:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn expect_success(&self, ids: &[Uuid]) {
+        for row in self.wait(ids).await {
+            assert_eq!(row.status, LifecycleStatus::Succeeded, "{row:#?}");
+        }
+    }
+
+    fn deckies(&self) -> Vec<chaff_engine::Decky> {
+        self.engine.fleet(&self.fleet).unwrap().expect("fleet stored").deckies
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        remove_everything_of(&self.fleet);
+    }
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("docker CLI");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Every container and the network of `fleet`, removed by label.
+fn remove_everything_of(fleet: &str) {
+    let ids = docker(&["ps", "-aq", "--filter", &format!("label=io.chaff.fleet={fleet}")]);
+    for id in ids.lines().filter(|l| !l.is_empty()) {
+        docker(&["rm", "-f", "-v", id]);
+    }
+    docker(&["network", "rm", &format!("chaff_{fleet}")]);
+}
+
+/// name → (id, started at) of every container of `fleet`.
+fn containers_of(fleet: &str) -> BTreeMap<String, (String, String)> {
+    let ids = docker(&["ps", "-aq", "--filter", &format!("label=io.chaff.fleet={fleet}")]);
+    ids.lines()
+        .filter(|l| !l.is_empty())
+        .map(|id| {
+            let line = docker(&["inspect", "-f", "{{.Name}} {{.Id}} {{.State.StartedAt}}", id]);
+            let mut parts = line.split_whitespace();
+            let name = parts.next().unwrap().trim_start_matches('/').to_owned();
+            (name, (parts.next().unwrap().to_owned(), parts.next().unwrap().to_owned()))
+        })
+        .collect()
+}
+
+fn inspect(name: &str) -> Value {
+    let text = docker(&["inspect", name]);
+    let all: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("inspect {name}: {e}: {text}"));
+    all[0].clone()
+}
+
+/// The network namespace of a running container, as the kernel names it.
+fn netns(name: &str) -> String {
+    let pid = inspect(name)["State"]["Pid"].as_i64().unwrap();
+    std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap().display().to_string()
+}
+
+/// Every container of `fleet` except `changed` kept its id and start time.
+fn unchanged_except(
+    before: &BTreeMap<String, (String, String)>,
+    after: &BTreeMap<String, (String, String)>,
+    changed: &str,
+) {
+    for (name, identity) in before {
+        if name != changed && after.contains_key(name) {
+            assert_eq!(&after[name], identity, "{name} was touched by a change to {changed}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_deckies_deploy_then_live_service_changes_touch_only_their_container() {
+    let _serial = SERIAL.lock().await;
+    let lab = Lab::new("e2e-five", BollardDocker::from_env());
+    let ids = lab.deploy(
+        "[general]\nname = e2e-five\nnet = 10.241.1.0/24\ngw = 10.241.1.1\n\n\
+         [e5]\namount = 5\nservices = ssh, http\nnmap_os = windows\n",
+    );
+    assert_eq!(ids.len(), 5);
+    lab.expect_success(&ids).await;
+
+    let deckies = lab.deckies();
+    let network = "chaff_e2e-five";
+    for decky in &deckies {
+        let base = inspect(&decky.name);
+        assert_eq!(base["State"]["Running"], true);
+        assert_eq!(base["NetworkSettings"]["Networks"][network]["IPAddress"], decky.ip.to_string());
+        assert_eq!(base["Config"]["Hostname"], decky.hostname);
+        assert_eq!(base["HostConfig"]["Sysctls"]["net.ipv4.ip_default_ttl"], "128", "windows TTL");
+        let labels = &base["Config"]["Labels"];
+        assert_eq!(labels["io.chaff.fleet"], "e2e-five");
+        assert_eq!(labels["io.chaff.decky"], decky.name);
+        assert_eq!(labels["io.chaff.role"], "base");
+        assert!(labels["io.chaff.spec-hash"].as_str().is_some_and(|h| h.len() == 64));
+        for service in ["ssh", "http"] {
+            let name = format!("{}-{service}", decky.name);
+            let container = inspect(&name);
+            assert_eq!(container["State"]["Running"], true, "{name}");
+            assert_eq!(container["Config"]["Labels"]["io.chaff.service"], service);
+            assert_eq!(container["HostConfig"]["ReadonlyRootfs"], true);
+            assert_eq!(netns(&name), netns(&decky.name), "{name} shares its base's network namespace");
+        }
+    }
+
+    let d0 = deckies[0].name.clone();
+    let before = containers_of("e2e-five");
+    let added = lab.engine.add_service(&d0, "ftp", IndexMap::new()).unwrap();
+    lab.expect_success(&added.lifecycle_ids).await;
+    let after = containers_of("e2e-five");
+    let ftp = format!("{d0}-ftp");
+    assert!(after.contains_key(&ftp) && !before.contains_key(&ftp));
+    assert_eq!(after.len(), before.len() + 1);
+    unchanged_except(&before, &after, &ftp);
+
+    let removed = lab.engine.remove_service(&d0, "ftp").unwrap();
+    lab.expect_success(&removed.lifecycle_ids).await;
+    let after_remove = containers_of("e2e-five");
+    assert_eq!(after_remove, before, "removing ftp removed exactly its container");
+
+    let ssh = format!("{d0}-ssh");
+    let config = IndexMap::from([("user".to_owned(), Value::from("operator"))]);
+    let change = ConfigChange { decky: d0.clone(), service: "ssh".into(), config, apply: true };
+    let applied = lab.engine.configure_service(change).unwrap();
+    lab.expect_success(&applied.lifecycle_ids).await;
+    let after_apply = containers_of("e2e-five");
+    assert_ne!(after_apply[&ssh].0, before[&ssh].0, "ssh was recreated");
+    unchanged_except(&before, &after_apply, &ssh);
+    let env = inspect(&ssh)["Config"]["Env"].clone();
+    assert!(env.as_array().unwrap().iter().any(|e| e == "SSH_USER=operator"), "{env}");
+
+    let d1 = deckies[1].name.clone();
+    let mutated = lab.engine.mutate(&d1, Trigger::Operator).unwrap();
+    // A second operation on a decky with one open is refused, naming the open one.
+    let refused = lab.engine.mutate(&d1, Trigger::Operator).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::Conflict, "{refused}");
+    assert!(refused.to_string().contains(&mutated.lifecycle_ids[0].to_string()), "{refused}");
+    lab.expect_success(&mutated.lifecycle_ids).await;
+    let services = lab.deckies()[1].services.clone();
+    assert_ne!(services, vec!["ssh".to_owned(), "http".to_owned()], "mutation changed the set");
+    let running: Vec<String> =
+        containers_of("e2e-five").into_keys().filter(|n| n.starts_with(&format!("{d1}-"))).collect();
+    let mut expected: Vec<String> =
+        services.iter().map(|s| chaff_engine::naming::service_container_name(&d1, s)).collect();
+    expected.sort();
+    assert_eq!(running, expected);
+
+    let down = lab.engine.teardown(TeardownTarget::Fleet("e2e-five".into())).unwrap();
+    assert_eq!(down.lifecycle_ids.len(), 5);
+    lab.expect_success(&down.lifecycle_ids).await;
+    assert!(containers_of("e2e-five").is_empty());
+    assert_eq!(docker(&["network", "ls", "-q", "--filter", "name=chaff_e2e-five"]), "");
+    assert!(lab.engine.fleet("e2e-five").unwrap().is_none(), "a torn-down fleet is forgotten");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decky_whose_address_is_taken_fails_alone() {
+    let _serial = SERIAL.lock().await;
+    let lab = Lab::new("e2e-taken", BollardDocker::from_env());
+    let first = lab.deploy("[general]\nname = e2e-taken\nnet = 10.241.2.0/24\ngw = 10.241.2.1\n\n[tk-one]\nip = 10.241.2.10\nservices = redis\n");
+    lab.expect_success(&first).await;
+    // Something outside Chaff takes .11 on the fleet's network.
+    let squatter = "e2e-taken-squatter";
+    docker(&["rm", "-f", squatter]);
+    let run = Command::new("docker")
+        .args(["run", "-d", "--name", squatter, "--network", "chaff_e2e-taken", "--ip", "10.241.2.11"])
+        .args(["chaff-sensor:0.1", "idle"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+
+    let ids = lab.deploy(
+        "[general]\nname = e2e-taken\nnet = 10.241.2.0/24\ngw = 10.241.2.1\n\n\
+         [tk-two]\nip = 10.241.2.11\nservices = redis\n\n[tk-three]\nip = 10.241.2.12\nservices = redis\n",
+    );
+    let rows = lab.wait(&ids).await;
+    docker(&["rm", "-f", squatter]);
+    let by_decky: BTreeMap<&str, &LifecycleRow> = rows.iter().map(|r| (r.decky.as_str(), r)).collect();
+    assert_eq!(by_decky["tk-three"].status, LifecycleStatus::Succeeded, "{rows:#?}");
+    let failed = by_decky["tk-two"];
+    assert_eq!(failed.status, LifecycleStatus::Failed);
+    let error = failed.error.as_deref().unwrap();
+    println!("error of the decky whose address was taken: {error}");
+    assert!(error.contains("tk-two") && error.to_lowercase().contains("address"), "{error}");
+    assert_eq!(inspect("tk-one")["State"]["Running"], true, "the earlier decky is untouched");
+
+    let down = lab.engine.teardown(TeardownTarget::Fleet("e2e-taken".into())).unwrap();
+    lab.expect_success(&down.lifecycle_ids).await;
+    assert!(containers_of("e2e-taken").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_unreachable_fails_the_rows_with_that_reason_and_creates_nothing() {
+    let _serial = SERIAL.lock().await;
+    let dead = tempfile::tempdir().unwrap();
+    let endpoint = format!("unix://{}", dead.path().join("docker.sock").display());
+    let lab = Lab::new("e2e-dead", BollardDocker::at(endpoint.clone()));
+    let ids = lab.deploy(
+        "[general]\nname = e2e-dead\nnet = 10.241.3.0/24\ngw = 10.241.3.1\n\n[dead-a]\nservices = ssh\n",
+    );
+    let rows = lab.wait(&ids).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, LifecycleStatus::Failed);
+    let error = rows[0].error.as_deref().unwrap();
+    assert!(error.starts_with("Docker is unavailable at") && error.contains(&endpoint), "{error}");
+    assert!(containers_of("e2e-dead").is_empty());
+    let status = lab.engine.status().await.unwrap();
+    assert!(status.docker.is_err());
+    assert_eq!(status.fleets[0].deckies[0].state, chaff_lifecycle::DeckyState::Unknown);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_operations_on_twenty_deckies_at_once_all_end() {
+    let _serial = SERIAL.lock().await;
+    let lab = Lab::new("e2e-twenty", BollardDocker::from_env());
+    let ids = lab.deploy("[general]\nname = e2e-twenty\nnet = 10.241.4.0/24\ngw = 10.241.4.1\n\n[tw]\namount = 20\nservices = redis\n");
+    assert_eq!(ids.len(), 20);
+    lab.expect_success(&ids).await;
+    let engine = lab.engine.clone();
+    let names: Vec<String> = lab.deckies().into_iter().map(|d| d.name).collect();
+    let started = tokio::task::spawn_blocking(move || {
+        names
+            .iter()
+            .map(|n| engine.add_service(n, "ftp", IndexMap::new()).unwrap().lifecycle_ids[0])
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    lab.expect_success(&started).await;
+    assert_eq!(containers_of("e2e-twenty").len(), 60);
+    let down = lab.engine.teardown(TeardownTarget::Fleet("e2e-twenty".into())).unwrap();
+    lab.expect_success(&down.lifecycle_ids).await;
+    assert!(containers_of("e2e-twenty").is_empty());
+}
+
+/// A host-local interface as the parent of macvlan and ipvlan networks: a dummy interface
+/// where the kernel has the module, else one end of a veth pair (this machine's kernel has no
+/// dummy driver). Deckies get their addresses on it without any traffic leaving the machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn macvlan_and_ipvlan_fleets_on_a_local_parent_interface() {
+    let _serial = SERIAL.lock().await;
+    let parent = "chaffpar0";
+    let ip = |args: &[&str]| Command::new("ip").args(args).output().expect("iproute2");
+    let _ = ip(&["link", "del", parent]);
+    let created = if ip(&["link", "add", parent, "type", "dummy"]).status.success() {
+        "dummy"
+    } else {
+        let veth = ip(&["link", "add", parent, "type", "veth", "peer", "name", "chaffpar1"]);
+        assert!(veth.status.success(), "{}", String::from_utf8_lossy(&veth.stderr));
+        ip(&["link", "set", "chaffpar1", "up"]);
+        "veth"
+    };
+    println!("parent interface {parent}: {created}");
+    ip(&["link", "set", parent, "up"]);
+    for (driver, octet) in [("macvlan", 5), ("ipvlan", 6)] {
+        let fleet = format!("e2e-{driver}");
+        let lab = Lab::new(&fleet, BollardDocker::from_env());
+        let ids = lab.deploy(&format!(
+            "[general]\nname = {fleet}\nnet = 10.241.{octet}.0/24\ngw = 10.241.{octet}.1\n\
+             driver = {driver}\nparent = {parent}\n\n[{driver}-a]\nip = 10.241.{octet}.20\nservices = redis\n"
+        ));
+        let rows = lab.wait(&ids).await;
+        let network = inspect(&format!("chaff_{fleet}"));
+        if driver == "ipvlan" && !kernel_has_ipvlan(parent) {
+            // Docker creates the network; the kernel cannot make the port. The decky must fail
+            // alone with Docker's reason, and the teardown still clean up.
+            let error = rows[0].error.as_deref().unwrap_or_default();
+            println!("this kernel has no ipvlan driver; the decky failed with: {error}");
+            assert_eq!(rows[0].status, LifecycleStatus::Failed);
+            assert!(error.contains("ipvlan") && error.contains("not supported"), "{error}");
+        } else {
+            for row in &rows {
+                assert_eq!(row.status, LifecycleStatus::Succeeded, "{row:#?}");
+            }
+            let base = inspect(&format!("{driver}-a"));
+            let address = &base["NetworkSettings"]["Networks"][format!("chaff_{fleet}")]["IPAddress"];
+            assert_eq!(address, &format!("10.241.{octet}.20"));
+        }
+        assert_eq!(network["Driver"], driver);
+        assert_eq!(network["Options"]["parent"], parent);
+        let down = lab.engine.teardown(TeardownTarget::Fleet(fleet.clone())).unwrap();
+        lab.expect_success(&down.lifecycle_ids).await;
+        assert!(containers_of(&fleet).is_empty());
+        assert_eq!(docker(&["network", "ls", "-q", "--filter", &format!("name=chaff_{fleet}")]), "");
+    }
+    ip(&["link", "del", parent]);
+}
+
+/// Whether the kernel can make an ipvlan port (it is a module some kernels lack).
+fn kernel_has_ipvlan(parent: &str) -> bool {
+    let probe = "chaffipvl0";
+    let made = Command::new("ip").args(["link", "add", probe, "link", parent, "type", "ipvlan"]).output();
+    let ok = made.is_ok_and(|o| o.status.success());
+    if ok {
+        let _ = Command::new("ip").args(["link", "del", probe]).output();
+    }
+    ok
+}
