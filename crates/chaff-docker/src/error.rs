@@ -48,10 +48,6 @@ impl DockerError {
             other => DockerError::Api { action, status: 0, message: other.to_string() },
         }
     }
-
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, DockerError::Unavailable { .. })
-    }
 }
 
 fn is_transport(error: &bollard::errors::Error) -> bool {

@@ -24,12 +24,6 @@ pub struct ContainerRequest {
     pub body: ContainerCreateBody,
 }
 
-impl ContainerRequest {
-    pub fn image(&self) -> Option<&str> {
-        self.body.image.as_deref()
-    }
-}
-
 /// Why a compose entry cannot be expressed as a Docker request.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{object} '{name}', {key}: {message}")]

@@ -28,7 +28,7 @@ fn base_container_carries_identity_address_and_hardening() {
     let body = &request.body;
     let host = body.host_config.as_ref().unwrap();
     assert_eq!(request.name, "web-1");
-    assert_eq!(request.image(), Some("chaff-sensor:0.1"));
+    assert_eq!(body.image.as_deref(), Some("chaff-sensor:0.1"));
     assert_eq!(body.cmd, Some(vec!["idle".to_owned()]));
     assert_eq!(body.hostname.as_deref(), Some("SRV-WEB-01"));
     assert_eq!(host.network_mode.as_deref(), Some("chaff_lab"));
