@@ -2,7 +2,7 @@
 
 use chaff_docker::{ContainerState, DockerApi, EngineVersion};
 use chaff_engine::naming::labels;
-use chaff_engine::{Fleet, Network};
+use chaff_engine::{Catalogue, Fleet, Network};
 use chaff_state::LifecycleRow;
 use serde::Serialize;
 
@@ -86,9 +86,11 @@ impl<D: DockerApi> Engine<D> {
             Ok(_) => Some(self.inner.docker.managed_containers().await.map_err(OpError::from)?),
             Err(_) => None,
         };
+        // Fleet singletons listed on a decky run once per fleet, never in the decky.
+        let singletons = Catalogue::from_plugins(&self.inner.plugins).fleet_singletons();
         let fleets = fleets
             .into_iter()
-            .map(|(fleet, last)| fleet_status(fleet, last, containers.as_deref()))
+            .map(|(fleet, last)| fleet_status(fleet, last, containers.as_deref(), &singletons))
             .collect();
         Ok(Status { docker, fleets })
     }
@@ -98,6 +100,7 @@ fn fleet_status(
     fleet: Fleet,
     last: Vec<Option<LifecycleRow>>,
     containers: Option<&[ContainerState]>,
+    singletons: &[String],
 ) -> FleetStatus {
     let deckies = fleet
         .deckies
@@ -120,7 +123,7 @@ fn fleet_status(
                     status: c.status.clone(),
                 })
                 .collect();
-            let expected = 1 + decky.services.len();
+            let expected = 1 + decky.services.iter().filter(|s| !singletons.contains(s)).count();
             let running = mine.iter().filter(|c| c.state == "running").count();
             let state = match containers {
                 None => DeckyState::Unknown,
@@ -143,4 +146,61 @@ fn fleet_status(
         })
         .collect();
     FleetStatus { name: fleet.name, network: fleet.network, deckies }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn fleet(services: &[&str]) -> Fleet {
+        serde_json::from_value(json!({
+            "name": "lab",
+            "network": { "driver": "bridge", "subnet": "10.0.0.0/24", "gateway": "10.0.0.1", "parent": null },
+            "log_target": null, "mutate_interval": null, "custom_services": [], "fleet_services": [],
+            "deckies": [{
+                "name": "web", "ip": "10.0.0.10", "hostname": "web", "distro": "debian", "archetype": null,
+                "os_family": "linux", "services": services, "service_config": {}, "mutate_interval": null,
+                "last_mutated": 0,
+            }],
+        }))
+        .unwrap()
+    }
+
+    fn container(name: &str, role: &str, state: &str) -> ContainerState {
+        let labels = HashMap::from([
+            (labels::FLEET.to_owned(), "lab".to_owned()),
+            (labels::DECKY.to_owned(), "web".to_owned()),
+            (labels::ROLE.to_owned(), role.to_owned()),
+        ]);
+        ContainerState {
+            id: name.into(),
+            name: name.into(),
+            image: "chaff-sensor:0.1".into(),
+            labels,
+            state: state.into(),
+            status: String::new(),
+        }
+    }
+
+    fn state(services: &[&str], containers: Option<&[ContainerState]>) -> DeckyState {
+        let singletons = vec!["sniffer".to_owned()];
+        fleet_status(fleet(services), vec![None], containers, &singletons).deckies[0].state
+    }
+
+    #[test]
+    fn a_decky_is_running_when_its_base_and_every_own_service_run() {
+        let up = [container("web", "base", "running"), container("web-ssh", "service", "running")];
+        assert_eq!(state(&["ssh"], Some(&up)), DeckyState::Running);
+        // A fleet singleton listed on the decky runs once per fleet, not in the decky.
+        assert_eq!(state(&["ssh", "sniffer"], Some(&up)), DeckyState::Running);
+        assert_eq!(state(&["ssh", "http"], Some(&up)), DeckyState::Degraded);
+        let stopped = [container("web", "base", "running"), container("web-ssh", "service", "exited")];
+        assert_eq!(state(&["ssh"], Some(&stopped)), DeckyState::Degraded);
+        assert_eq!(state(&["ssh"], Some(&[])), DeckyState::Absent);
+        assert_eq!(state(&["ssh"], None), DeckyState::Unknown);
+    }
 }
