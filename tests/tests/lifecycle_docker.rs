@@ -17,6 +17,7 @@ use chaff_lifecycle::{
     TeardownTarget, Uuid,
 };
 use chaff_state::{Store, Timestamp};
+use chaff_tests::{docker, fleet_container_ids, network_exists, remove_everything_of};
 use indexmap::IndexMap;
 use serde_json::Value;
 
@@ -81,25 +82,10 @@ impl Drop for Lab {
     }
 }
 
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker CLI");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// Every container and the network of `fleet`, removed by label.
-fn remove_everything_of(fleet: &str) {
-    let ids = docker(&["ps", "-aq", "--filter", &format!("label=io.chaff.fleet={fleet}")]);
-    for id in ids.lines().filter(|l| !l.is_empty()) {
-        docker(&["rm", "-f", "-v", id]);
-    }
-    docker(&["network", "rm", &format!("chaff_{fleet}")]);
-}
-
 /// name → (id, started at) of every container of `fleet`.
 fn containers_of(fleet: &str) -> BTreeMap<String, (String, String)> {
-    let ids = docker(&["ps", "-aq", "--filter", &format!("label=io.chaff.fleet={fleet}")]);
-    ids.lines()
-        .filter(|l| !l.is_empty())
+    fleet_container_ids(fleet)
+        .iter()
         .map(|id| {
             let line = docker(&["inspect", "-f", "{{.Name}} {{.Id}} {{.State.StartedAt}}", id]);
             let mut parts = line.split_whitespace();
@@ -214,7 +200,7 @@ async fn five_deckies_deploy_then_live_service_changes_touch_only_their_containe
     assert_eq!(down.lifecycle_ids.len(), 5);
     lab.expect_success(&down.lifecycle_ids).await;
     assert!(containers_of("e2e-five").is_empty());
-    assert_eq!(docker(&["network", "ls", "-q", "--filter", "name=chaff_e2e-five"]), "");
+    assert!(!network_exists("e2e-five"));
     assert!(lab.engine.fleet("e2e-five").unwrap().is_none(), "a torn-down fleet is forgotten");
 }
 
@@ -346,7 +332,7 @@ async fn macvlan_and_ipvlan_fleets_on_a_local_parent_interface() {
         let down = lab.engine.teardown(TeardownTarget::Fleet(fleet.clone())).unwrap();
         lab.expect_success(&down.lifecycle_ids).await;
         assert!(containers_of(&fleet).is_empty());
-        assert_eq!(docker(&["network", "ls", "-q", "--filter", &format!("name=chaff_{fleet}")]), "");
+        assert!(!network_exists(&fleet));
     }
     ip(&["link", "del", parent]);
 }

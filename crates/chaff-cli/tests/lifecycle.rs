@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use chaff_state::{Store, Timestamp};
+use chaff_tests::{fleet_container_ids, network_exists, remove_everything_of};
 
 const CHAFF: &str = env!("CARGO_BIN_EXE_chaff");
 /// Guards against a hung daemon only; never a performance assertion.
@@ -14,26 +15,6 @@ const HANG_GUARD: Duration = Duration::from_secs(600);
 
 fn chaff(data: &Path, args: &[&str]) -> Output {
     Command::new(CHAFF).args(args).env("CHAFF_DATA_DIR", data).output().expect("run chaff")
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker CLI");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn chaff_containers(fleet: &str) -> Vec<String> {
-    docker(&["ps", "-aq", "--filter", &format!("label=io.chaff.fleet={fleet}")])
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn remove_everything_of(fleet: &str) {
-    for id in chaff_containers(fleet) {
-        docker(&["rm", "-f", "-v", &id]);
-    }
-    docker(&["network", "rm", &format!("chaff_{fleet}")]);
 }
 
 fn open_rows(data: &Path) -> usize {
@@ -61,14 +42,14 @@ fn sigkill_mid_deploy_then_restart_closes_every_row_and_teardown_leaves_nothing(
         .unwrap();
     // Kill it once Docker has some of the fleet, but (very likely) not all of it.
     let started = Instant::now();
-    while chaff_containers(fleet).len() < 3 {
+    while fleet_container_ids(fleet).len() < 3 {
         assert!(started.elapsed() < HANG_GUARD, "the deploy never created a container");
         assert!(deploy.try_wait().unwrap().is_none(), "the deploy ended before it could be killed");
         std::thread::sleep(Duration::from_millis(20));
     }
     deploy.kill().unwrap(); // SIGKILL
     deploy.wait().unwrap();
-    let left = chaff_containers(fleet).len();
+    let left = fleet_container_ids(fleet).len();
     let open = open_rows(data.path());
     println!("killed with {left} containers up and {open} rows open");
     assert!(open > 0, "the kill happened before any row was closed");
@@ -98,8 +79,8 @@ fn sigkill_mid_deploy_then_restart_closes_every_row_and_teardown_leaves_nothing(
         String::from_utf8_lossy(&down.stdout),
         String::from_utf8_lossy(&down.stderr)
     );
-    assert!(chaff_containers(fleet).is_empty());
-    assert_eq!(docker(&["network", "ls", "-q", "--filter", "name=chaff_cli-kill"]), "");
+    assert!(fleet_container_ids(fleet).is_empty());
+    assert!(!network_exists(fleet));
     assert_eq!(open_rows(data.path()), 0);
 }
 
@@ -129,12 +110,12 @@ fn detached_deploy_prints_ids_and_a_background_process_finishes_the_rows() {
         assert!(started.elapsed() < HANG_GUARD, "rows still open: {rows:#}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(chaff_containers(fleet).len(), 4);
+    assert_eq!(fleet_container_ids(fleet).len(), 4);
     // Errors of the refused kind keep their exit codes: unknown decky, unknown service.
     assert_eq!(chaff(data.path(), &["mutate", "no-such-decky"]).status.code(), Some(4));
     assert_eq!(chaff(data.path(), &["service", "add", "det-a", "gopher"]).status.code(), Some(3));
     assert_eq!(chaff(data.path(), &["service", "add", "det-a", "redis"]).status.code(), Some(9));
     let down = chaff(data.path(), &["teardown"]);
     assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
-    assert!(chaff_containers(fleet).is_empty());
+    assert!(fleet_container_ids(fleet).is_empty());
 }
