@@ -45,7 +45,9 @@ use chaff_engine::data_dir::DataDir;
 use chaff_engine::naming::labels;
 use chaff_engine::reconcile::Desired;
 use chaff_engine::{Fleet, render_fleet};
-use chaff_lifecycle::{DeployRequest, Engine, EngineOptions, LifecycleStatus, TeardownTarget, Uuid};
+use chaff_lifecycle::{
+    Accepted, DeployRequest, Engine, EngineOptions, LifecycleStatus, OpError, TeardownTarget, Uuid,
+};
 use chaff_state::{Store, Timestamp};
 use indexmap::IndexMap;
 use tokio::task::JoinSet;
@@ -327,14 +329,7 @@ async fn chaff_deploy(engine: &Chaff, setup: &Setup) -> Result<Sample> {
     engine.docker().take();
     let cpu = CpuTimes::now();
     let start = Instant::now();
-    let e = engine.clone();
-    let accepted = blocking(move || {
-        let fleet = e.import_ini(INI, FLEET, false)?;
-        e.deploy(DeployRequest { fleet, replace: false })
-    })
-    .await
-    .map_err(|e| format!("deploy refused: {e}"))?;
-    let end = wait_rows(engine, &accepted.lifecycle_ids).await?;
+    let end = operate(engine, "deploy", deploy_ini).await?;
     let cpu = CpuTimes::now().since(&cpu);
     engine.idle().await;
     let spans = engine.docker().take();
@@ -427,11 +422,8 @@ async fn add_service(engine: &Chaff, setup: &Setup) -> Result<Sample> {
     settle().await;
     engine.docker().take();
     let start = Instant::now();
-    let e = engine.clone();
-    let accepted = blocking(move || e.add_service(ADD_DECKY, ADD_SERVICE, IndexMap::new()))
-        .await
-        .map_err(|e| format!("add-service refused: {e}"))?;
-    let end = wait_rows(engine, &accepted.lifecycle_ids).await?;
+    let end =
+        operate(engine, "add-service", |e| e.add_service(ADD_DECKY, ADD_SERVICE, IndexMap::new())).await?;
     engine.idle().await;
     let spans = engine.docker().take();
     no_build(&spans)?;
@@ -458,19 +450,11 @@ async fn redeploy(engine: &Chaff, setup: &Setup) -> Result<(Duration, Duration)>
     decky.services.push(ADD_SERVICE.to_owned());
     engine.docker().take();
     let start = Instant::now();
-    let e = engine.clone();
-    let accepted = blocking(move || e.teardown(TeardownTarget::Fleet(FLEET.to_owned())))
-        .await
-        .map_err(|e| format!("teardown refused: {e}"))?;
-    wait_rows(engine, &accepted.lifecycle_ids).await?;
+    operate(engine, "teardown", |e| e.teardown(TeardownTarget::Fleet(FLEET.to_owned()))).await?;
     // The job forgets the fleet right after closing its rows; the deploy must not race it.
     engine.idle().await;
     let torn_down = Instant::now();
-    let e = engine.clone();
-    let accepted = blocking(move || e.deploy(DeployRequest { fleet, replace: false }))
-        .await
-        .map_err(|e| format!("deploy refused: {e}"))?;
-    let end = wait_rows(engine, &accepted.lifecycle_ids).await?;
+    let end = operate(engine, "deploy", move |e| e.deploy(DeployRequest { fleet, replace: false })).await?;
     engine.idle().await;
     no_build(&engine.docker().take())?;
     expect_running(&setup.plain, CONTAINERS + 1).await?;
@@ -490,36 +474,38 @@ async fn base_fleet_running(engine: &Chaff, setup: &Setup) -> Result<()> {
     }
     reset(engine, setup).await?;
     image_ready(&setup.plain).await?;
-    let e = engine.clone();
-    let accepted = blocking(move || {
-        let fleet = e.import_ini(INI, FLEET, false)?;
-        e.deploy(DeployRequest { fleet, replace: false })
-    })
-    .await
-    .map_err(|e| format!("deploy refused: {e}"))?;
-    wait_rows(engine, &accepted.lifecycle_ids).await?;
+    operate(engine, "deploy", deploy_ini).await?;
     engine.idle().await;
     expect_running(&setup.plain, CONTAINERS).await
 }
 
 async fn remove_added(engine: &Chaff, setup: &Setup) -> Result<()> {
-    let e = engine.clone();
-    let accepted = blocking(move || e.remove_service(ADD_DECKY, ADD_SERVICE))
-        .await
-        .map_err(|e| format!("remove-service refused: {e}"))?;
-    wait_rows(engine, &accepted.lifecycle_ids).await?;
+    operate(engine, "remove-service", |e| e.remove_service(ADD_DECKY, ADD_SERVICE)).await?;
     engine.idle().await;
     expect_running(&setup.plain, CONTAINERS).await
 }
 
 async fn chaff_teardown(engine: &Chaff) -> Result<()> {
-    let e = engine.clone();
-    let accepted = blocking(move || e.teardown(TeardownTarget::Fleet(FLEET.to_owned())))
-        .await
-        .map_err(|e| format!("teardown refused: {e}"))?;
-    wait_rows(engine, &accepted.lifecycle_ids).await?;
+    operate(engine, "teardown", |e| e.teardown(TeardownTarget::Fleet(FLEET.to_owned()))).await?;
     engine.idle().await;
     Ok(())
+}
+
+/// Starts an operation on the blocking pool and waits for its rows (see [`wait_rows`]).
+async fn operate(
+    engine: &Chaff,
+    what: &str,
+    operation: impl FnOnce(&Chaff) -> Result<Accepted, OpError> + Send + 'static,
+) -> Result<Instant> {
+    let e = engine.clone();
+    let accepted = blocking(move || operation(&e)).await.map_err(|err| format!("{what} refused: {err}"))?;
+    wait_rows(engine, &accepted.lifecycle_ids).await
+}
+
+/// Imports the benchmark's INI and deploys it.
+fn deploy_ini(engine: &Chaff) -> Result<Accepted, OpError> {
+    let fleet = engine.import_ini(INI, FLEET, false)?;
+    engine.deploy(DeployRequest { fleet, replace: false })
 }
 
 /// Polls the rows until every one is terminal; the instant they were seen so. A failed row
