@@ -32,7 +32,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 struct Lab {
     engine: Engine<BollardDocker>,
     fleet: String,
-    _db: tempfile::TempDir,
+    db: tempfile::TempDir,
 }
 
 impl Lab {
@@ -45,7 +45,7 @@ impl Lab {
         let options = EngineOptions { seed: 7, ..EngineOptions::default() };
         let engine =
             Engine::new(store, plugins, docker, Bus::new(), tokio::runtime::Handle::current(), options);
-        Lab { engine, fleet: fleet.to_owned(), _db: db }
+        Lab { engine, fleet: fleet.to_owned(), db }
     }
 
     fn deploy(&self, ini: &str) -> Vec<Uuid> {
@@ -346,4 +346,34 @@ fn kernel_has_ipvlan(parent: &str) -> bool {
         let _ = Command::new("ip").args(["link", "del", probe]).output();
     }
     ok
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reaper_removes_only_what_its_own_database_left_behind() {
+    let _serial = SERIAL.lock().await;
+    let lab = Lab::new("e2e-reap", BollardDocker::from_env());
+    let ids = lab.deploy(
+        "[general]\nname = e2e-reap\nnet = 10.241.7.0/24\ngw = 10.241.7.1\n\n[reap-a]\nservices = redis\n",
+    );
+    lab.expect_success(&ids).await;
+    assert_eq!(containers_of("e2e-reap").len(), 2);
+
+    // Another database on the same engine does not own this fleet: it must leave it alone.
+    let other = Lab::new("e2e-reap-other", BollardDocker::from_env());
+    let reaped = other.engine.reap().await.unwrap();
+    assert!(!reaped.containers.iter().any(|c| c.starts_with("reap-a")), "{reaped:?}");
+    assert_eq!(containers_of("e2e-reap").len(), 2);
+    assert!(network_exists("e2e-reap"));
+
+    // The owner forgets the fleet without tearing it down (as a crash mid-teardown would
+    // leave it): now its containers and network are orphans, and its reaper removes them.
+    let mut store = Store::open(lab.db.path().join("chaff.db"), Timestamp::from_unix_millis(0)).unwrap();
+    store.delete_fleet("e2e-reap").unwrap();
+    let reaped = lab.engine.reap().await.unwrap();
+    let mut names = reaped.containers.clone();
+    names.sort();
+    assert_eq!(names, ["reap-a", "reap-a-redis"], "{reaped:?}");
+    assert_eq!(reaped.networks, ["chaff_e2e-reap"]);
+    assert!(containers_of("e2e-reap").is_empty());
+    assert!(!network_exists("e2e-reap"));
 }

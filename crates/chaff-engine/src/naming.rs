@@ -14,6 +14,9 @@ pub mod labels {
     pub const ROLE: &str = "io.chaff.role";
     /// Always `"true"`: the resource is Chaff's to create and remove.
     pub const MANAGED: &str = "io.chaff.managed";
+    /// Which state database created the resource (added when it is created). Several Chaff
+    /// databases may share one Docker engine; each only ever reaps its own resources.
+    pub const OWNER: &str = "io.chaff.owner";
 }
 
 /// Whether `name` satisfies [`NAME_RULE`]: 1 to 64 characters of `a-z`, `0-9` and `-`.

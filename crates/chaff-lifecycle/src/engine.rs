@@ -68,6 +68,8 @@ pub(crate) struct Inner<D> {
     pub(crate) rng: Mutex<fastrand::Rng>,
     pub(crate) max_parallel_deckies: usize,
     pub(crate) mutate_strategy: String,
+    /// This database's [`chaff_engine::naming::labels::OWNER`] value (see [`owner_id`]).
+    pub(crate) owner: String,
     /// Cancellation of every open row this process is running, by lifecycle id.
     pub(crate) running: Mutex<HashMap<Uuid, CancellationToken>>,
     pub(crate) shutdown: CancellationToken,
@@ -89,8 +91,10 @@ impl<D: DockerApi> Engine<D> {
         runtime: tokio::runtime::Handle,
         options: EngineOptions,
     ) -> Engine<D> {
+        let owner = owner_id(store.path());
         Engine {
             inner: Arc::new(Inner {
+                owner,
                 store: Mutex::new(store),
                 plugins,
                 docker,
@@ -147,6 +151,15 @@ impl<D: DockerApi> Engine<D> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The owner label of everything created from the database at `path`: a digest of its
+/// canonical path. Moving the database orphans its resources for the reaper of no database,
+/// which is the safe direction: a reaper never removes what another database owns.
+pub(crate) fn owner_id(path: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    hex::encode(&Sha256::digest(canonical.as_os_str().as_encoded_bytes())[..8])
 }
 
 /// A version-4 UUID from the engine's seeded generator (ids are reproducible under a seed).

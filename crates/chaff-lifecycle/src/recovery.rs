@@ -86,13 +86,16 @@ impl<D: DockerApi> Engine<D> {
         Ok(recovered)
     }
 
-    /// Removes containers and networks carrying Chaff's labels whose fleet is not stored
-    /// (left by a crash or by a database that was deleted). Never touches a stored fleet's.
+    /// Removes containers and networks this database created (its owner label) whose fleet
+    /// it no longer stores (left by a crash mid-teardown). Never touches a stored fleet's, nor
+    /// anything another Chaff database on the same engine owns, nor anything unlabelled.
     pub async fn reap(&self) -> Result<Reaped, OpError> {
         let fleets: BTreeSet<String> = lock(&self.inner.store).fleet_names()?.into_iter().collect();
         let docker = &self.inner.docker;
+        let owner = self.inner.owner.as_str();
         let orphan = |labels: &std::collections::HashMap<String, String>| {
-            labels.get(labels::FLEET).is_none_or(|fleet| !fleets.contains(fleet))
+            labels.get(labels::OWNER).map(String::as_str) == Some(owner)
+                && labels.get(labels::FLEET).is_none_or(|fleet| !fleets.contains(fleet))
         };
         let mut containers: Vec<_> =
             docker.managed_containers().await?.into_iter().filter(|c| orphan(&c.labels)).collect();

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chaff_bus::{Event, LifecyclePayload, TopicError};
 use chaff_docker::images::ensure_images;
 use chaff_docker::{DockerApi, DockerError, container_request, network_request};
+use chaff_engine::naming::labels;
 use chaff_engine::reconcile::{
     Desired, Observed, ObservedContainer, ObservedNetwork, Owner, Plan, SPEC_HASH_LABEL, Scope, Step,
     reconcile,
@@ -403,7 +404,10 @@ impl<D: DockerApi> Executor<'_, D> {
                 let spec = self.target.desired.networks.iter().find(|n| &n.name == name).map(|n| &n.spec);
                 let spec =
                     spec.ok_or_else(|| DockerError::NotFound { what: format!("desired network {name}") })?;
-                match docker.create_network(network_request(name, spec)?).await {
+                let mut request = network_request(name, spec)?;
+                let owner = (labels::OWNER.to_owned(), self.inner.owner.clone());
+                request.labels.get_or_insert_with(Default::default).extend([owner]);
+                match docker.create_network(request).await {
                     // Another job created it meanwhile.
                     Err(DockerError::Conflict { .. }) => Ok(()),
                     other => other,
@@ -425,11 +429,9 @@ impl<D: DockerApi> Executor<'_, D> {
         let container =
             container.ok_or_else(|| DockerError::NotFound { what: format!("desired container {name}") })?;
         let mut request = container_request(name, &container.spec, self.target.volumes.as_ref())?;
-        request
-            .body
-            .labels
-            .get_or_insert_with(Default::default)
-            .insert(SPEC_HASH_LABEL.to_owned(), spec_hash.to_owned());
+        let added = request.body.labels.get_or_insert_with(Default::default);
+        added.insert(SPEC_HASH_LABEL.to_owned(), spec_hash.to_owned());
+        added.insert(labels::OWNER.to_owned(), self.inner.owner.clone());
         self.inner.docker.create_container(request).await?;
         self.inner.docker.start_container(name).await
     }
