@@ -27,6 +27,9 @@ pub enum EndReason {
     Busy,
     /// Reading failed (typically a reset by the client).
     Error,
+    /// The emulator ended the session, as the real server would (QUIT, too many failed
+    /// logins, a finished HTTP exchange).
+    Closed,
 }
 
 impl EndReason {
@@ -37,6 +40,7 @@ impl EndReason {
             EndReason::Limit => "limit",
             EndReason::Busy => "busy",
             EndReason::Error => "error",
+            EndReason::Closed => "closed",
         }
     }
 }
@@ -54,6 +58,9 @@ pub enum Kind<'a> {
     Datagram { bytes: usize, preview: &'a [u8] },
     /// Something failed on a port (binding, accepting, receiving).
     Error { message: &'a str },
+    /// What a protocol emulator understood: a login attempt (`auth`), a shell `command`, an
+    /// HTTP `request`, ... `name` is the kind; `fields` follow the common ones in order.
+    Protocol { name: &'static str, fields: Fields },
 }
 
 impl Kind<'_> {
@@ -64,6 +71,7 @@ impl Kind<'_> {
             Kind::Disconnect { .. } => "disconnect",
             Kind::Datagram { .. } => "datagram",
             Kind::Error { .. } => "error",
+            Kind::Protocol { name, .. } => name,
         }
     }
 }
@@ -113,10 +121,74 @@ impl Event<'_> {
                 obj.str("preview", &preview(head));
             }
             Kind::Error { message } => obj.str("message", message),
+            Kind::Protocol { fields, .. } => {
+                for (key, value) in &fields.0 {
+                    obj.key(key);
+                    obj.out.push_str(&value.to_string());
+                }
+            }
         }
         out.push('}');
         out
     }
+}
+
+/// The fields of a protocol event, in the order they are added. Captured bytes go through
+/// [`Fields::bytes`], which keeps them exact and readable at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fields(serde_json::Map<String, serde_json::Value>);
+
+impl Fields {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn text(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.0.insert(key.into(), serde_json::Value::String(value.into()));
+        self
+    }
+
+    pub fn num(mut self, key: &str, value: u64) -> Self {
+        self.0.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn flag(mut self, key: &str, value: bool) -> Self {
+        self.0.insert(key.into(), value.into());
+        self
+    }
+
+    /// Any JSON value (lists of headers, nested objects).
+    pub fn value(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.0.insert(key.into(), value);
+        self
+    }
+
+    /// Captured bytes (a password, a key blob, a command line): as text under `key` when
+    /// they are UTF-8; otherwise `key` holds the [`preview`]-escaped form of all of them and
+    /// `<key>_hex` the exact bytes in lowercase hex.
+    pub fn bytes(mut self, key: &str, value: &[u8]) -> Self {
+        match std::str::from_utf8(value) {
+            Ok(text) => self.0.insert(key.into(), text.into()),
+            Err(_) => {
+                self.0.insert(key.into(), escape(value).into());
+                self.0.insert(format!("{key}_hex"), hex(value).into())
+            }
+        };
+        self
+    }
+
+    pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
+        self.0.get(key)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 struct Obj<'a> {
@@ -168,7 +240,11 @@ pub fn push_json_str(out: &mut String, s: &str) {
 /// ASCII as is, `\\` for a backslash, `\r` `\n` `\t`, and `\xNN` for every other byte. The
 /// result is pure ASCII, so it survives any log pipeline, and decodes back to the bytes.
 pub fn preview(bytes: &[u8]) -> String {
-    let bytes = &bytes[..bytes.len().min(PREVIEW_BYTES)];
+    escape(&bytes[..bytes.len().min(PREVIEW_BYTES)])
+}
+
+/// All of `bytes` escaped as in [`preview`].
+pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
         match b {
@@ -411,6 +487,34 @@ mod tests {
             kind: Kind::Connect,
         });
         assert_eq!(v["src_ip"], "10.1.2.3");
+    }
+
+    #[test]
+    fn protocol_events_follow_the_common_fields_in_order() {
+        let fields = Fields::new().text("username", "root").bytes("password", b"toor").num("attempt", 2);
+        let event = Event {
+            transport: Transport::Tcp,
+            src: src(),
+            dst_port: 22,
+            conn: Some(7),
+            kind: Kind::Protocol { name: "auth", fields },
+        };
+        let line = event.to_json(at(1_714_566_896, 789), "web-01", "ssh");
+        assert_eq!(
+            line,
+            r#"{"v":1,"ts":"2024-05-01T12:34:56.789Z","decky":"web-01","service":"ssh","kind":"auth","transport":"tcp","src_ip":"10.0.0.9","src_port":40000,"dst_port":22,"conn":7,"username":"root","password":"toor","attempt":2}"#
+        );
+    }
+
+    #[test]
+    fn captured_bytes_are_text_when_utf8_and_escaped_plus_hex_otherwise() {
+        let text = Fields::new().bytes("password", "pässwörd\n\"".as_bytes());
+        assert_eq!(text.get("password"), Some(&json!("pässwörd\n\"")));
+        assert_eq!(text.get("password_hex"), None);
+
+        let binary = Fields::new().bytes("auth_response", &[0x00, b'a', 0xff, b'\\']);
+        assert_eq!(binary.get("auth_response"), Some(&json!("\\x00a\\xff\\\\")));
+        assert_eq!(binary.get("auth_response_hex"), Some(&json!("0061ff5c")));
     }
 
     #[test]

@@ -4,10 +4,13 @@
 //! * `chaff-sensor idle` — the base container: holds the decky's network namespace, does
 //!   nothing, exits 0 on SIGTERM, SIGINT or SIGHUP.
 //! * `chaff-sensor <slug>` — a service container: binds every port of catalogue service
-//!   `<slug>` ([`ports::SERVICES`]) on 0.0.0.0 and records what arrives. For now every
-//!   service runs the low-interaction [`emulators::generic`] listener: TCP connections are
+//!   `<slug>` ([`ports::SERVICES`]) on 0.0.0.0, configured by the environment the service
+//!   plugin set ([`Env`]), and serves each with its protocol emulator ([`emulators`]); ports
+//!   without one run the low-interaction [`emulators::generic`] listener: TCP connections are
 //!   accepted and read (at most 64 KiB, closed after 30 s of silence or 10 minutes), UDP
 //!   datagrams are recorded, nothing is answered. `sniffer` has no ports and idles.
+//!
+//! Everything runs on one single-threaded tokio runtime ([`listener`]).
 //!
 //! The library holds the port table, the event format and the listeners; `src/main.rs` is
 //! the command line.
@@ -23,7 +26,7 @@
 //! | `ts`         | string  | always  | RFC 3339 UTC with milliseconds, `2024-05-01T12:34:56.789Z`  |
 //! | `decky`      | string  | always  | `NODE_NAME`, else `HOSTNAME`, else empty                     |
 //! | `service`    | string  | always  | the catalogue slug, e.g. `redis`                             |
-//! | `kind`       | string  | always  | `listening`, `connect`, `disconnect`, `datagram` or `error`  |
+//! | `kind`       | string  | always  | `listening`, `connect`, `disconnect`, `datagram`, `error`, or a protocol kind |
 //! | `transport`  | string  | always  | `tcp` or `udp`                                               |
 //! | `src_ip`     | string  | with a peer | the client's address (IPv4-mapped IPv6 written as IPv4)  |
 //! | `src_port`   | integer | with a peer | the client's port                                        |
@@ -38,20 +41,24 @@
 //!   `preview` (string, the first 128 bytes received, escaped: printable ASCII as is, `\\`,
 //!   `\r`, `\n`, `\t`, and `\xNN` for any other byte), `reason` (`eof` client closed,
 //!   `timeout` silence or session time limit, `limit` read cap reached, `busy` too many open
-//!   connections, `error` read failed, e.g. reset).
+//!   connections, `error` read failed, e.g. reset, `closed` the emulator ended the session).
 //! * `datagram`: `bytes` (integer, payload size), `preview` (as above).
-//! * `error`: `message` (string). A port that cannot be bound is recorded as an `error`
-//!   event, reported on stderr, and the sensor exits 1.
+//! * `error`: `message` (string). A port that cannot be bound or configured is recorded as an
+//!   `error` event, reported on stderr, and the sensor exits 1.
+//! * protocol kinds (`auth`, `command`, `request`, ...): the emulator's own fields; captured
+//!   bytes as text when UTF-8, else escaped plus `<name>_hex` ([`Fields::bytes`]).
 //!
 //! Readers must ignore fields they do not know: new fields may appear within version 1.
 
 pub mod emulators;
+pub mod env;
 pub mod event;
 pub mod listener;
 pub mod ports;
 pub mod recorder;
 
-pub use event::{EndReason, Event, Kind, SCHEMA_VERSION};
+pub use env::{ConfigError, Env};
+pub use event::{EndReason, Event, Fields, Kind, SCHEMA_VERSION};
 pub use ports::{IDLE, Port, SERVICES, Service, Transport, service_named};
 pub use recorder::Recorder;
 

@@ -6,9 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use chaff_sensor::{IDLE, Recorder, VERSION, emulators, ports};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
+use chaff_sensor::{Env, IDLE, Recorder, VERSION, emulators, ports};
+use tokio::signal::unix::{SignalKind, signal};
 
 /// Bad command line.
 const EXIT_USAGE: u8 = 2;
@@ -56,25 +55,49 @@ fn run(name: &str) -> ExitCode {
             }
         }
     };
-    // Registered before any port is bound, so a stop during start-up is honoured too.
-    let mut signals = match Signals::new([SIGTERM, SIGINT, SIGHUP]) {
-        Ok(signals) => signals,
+    // One thread: a container serves one service, and an idle sensor should cost nothing.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("chaff-sensor: cannot handle signals: {e}");
+            eprintln!("chaff-sensor: cannot start: {e}");
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    if let Some(service) = service {
-        if service.ports.is_empty() {
-            eprintln!("chaff-sensor: {}: no ports to serve yet; idling", service.slug);
+    runtime.block_on(async {
+        // Registered before any port is bound, so a stop during start-up is honoured too.
+        let stop = match stop_signals() {
+            Ok(stop) => stop,
+            Err(e) => {
+                eprintln!("chaff-sensor: cannot handle signals: {e}");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
+        if let Some(service) = service {
+            if service.ports.is_empty() {
+                eprintln!("chaff-sensor: {}: no ports to serve yet; idling", service.slug);
+            }
+            let env = Env::from_process();
+            let recorder = Arc::new(Recorder::stdout(env.decky(), service.slug));
+            if let Err(e) = emulators::start(service, IpAddr::V4(Ipv4Addr::UNSPECIFIED), &env, &recorder) {
+                eprintln!("chaff-sensor: {}: {e}", service.slug);
+                return ExitCode::from(EXIT_FAILURE);
+            }
         }
-        let recorder = Arc::new(Recorder::stdout_from_env(service.slug));
-        if let Err(e) = emulators::start(service, IpAddr::V4(Ipv4Addr::UNSPECIFIED), &recorder) {
-            eprintln!("chaff-sensor: {}: {e}", service.slug);
-            return ExitCode::from(EXIT_FAILURE);
+        stop.await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Resolves at the first SIGTERM, SIGINT or SIGHUP.
+fn stop_signals() -> std::io::Result<impl Future<Output = ()>> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = hup.recv() => {}
         }
-    }
-    // Listener threads run until the process exits; returning from main ends them.
-    let _ = signals.forever().next();
-    ExitCode::SUCCESS
+    })
 }

@@ -26,15 +26,8 @@ impl Recorder {
         }
     }
 
-    /// Events of `service` to stdout, the decky named by `NODE_NAME` (else `HOSTNAME`, else
-    /// empty).
-    pub fn stdout_from_env(service: &str) -> Self {
-        let decky = ["NODE_NAME", "HOSTNAME"]
-            .into_iter()
-            .filter_map(std::env::var_os)
-            .map(|v| v.to_string_lossy().into_owned())
-            .find(|v| !v.is_empty())
-            .unwrap_or_default();
+    /// Events of `service` of `decky` to stdout.
+    pub fn stdout(decky: &str, service: &str) -> Self {
         Self::new(decky, service, Box::new(io::stdout()))
     }
 

@@ -4,45 +4,17 @@
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chaff_sensor::Recorder;
-use chaff_sensor::emulators::generic;
-use chaff_sensor::listener::{self, TcpLimits};
-use chaff_sensor::recorder::MemoryLog;
-use serde_json::Value;
+use chaff_sensor::emulators::Emulator;
+use chaff_sensor::listener::TcpLimits;
+use chaff_sensor::{Env, Recorder};
 
-fn loopback() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
+mod support;
+use support::{kinds, loopback, runtime, wait_for};
 
-/// Polls the log until `done` holds for its events, or fails after 10 s.
-fn wait_for(log: &MemoryLog, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let events: Vec<Value> = log
-            .lines()
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-            .collect();
-        if done(&events) {
-            return events;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; events: {events:#?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn kinds(events: &[Value]) -> Vec<&str> {
-    events.iter().map(|e| e["kind"].as_str().unwrap()).collect()
-}
-
-fn serve_tcp(limits: TcpLimits) -> (SocketAddr, MemoryLog) {
-    let (recorder, log) = Recorder::memory("web-01", "redis");
-    let listener = TcpListener::bind(loopback()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener::spawn_tcp(listener, generic::tcp, limits, Arc::new(recorder)).unwrap();
-    (addr, log)
+fn serve_tcp(limits: TcpLimits) -> (SocketAddr, chaff_sensor::recorder::MemoryLog) {
+    support::serve_emulator(Emulator::Generic, limits, "web-01", "redis")
 }
 
 #[test]
@@ -148,10 +120,7 @@ fn connections_get_distinct_ids() {
 
 #[test]
 fn udp_datagrams_are_recorded() {
-    let (recorder, log) = Recorder::memory("web-01", "snmp");
-    let socket = UdpSocket::bind(loopback()).unwrap();
-    let addr = socket.local_addr().unwrap();
-    listener::spawn_udp(socket, generic::udp, Arc::new(recorder)).unwrap();
+    let (addr, log) = support::serve_udp(Emulator::Generic, "web-01", "snmp");
 
     let client = UdpSocket::bind(loopback()).unwrap();
     client.send_to(b"\x30\x26\x02\x01\x01\x04\x06public", addr).unwrap();
@@ -182,8 +151,14 @@ fn start_refuses_a_port_in_use_and_records_why() {
     let ports: &'static [Port] = Box::leak(Box::new([Port { number, transport: Transport::Tcp }]));
     let service = Service { slug: "redis", ports };
     let (recorder, log) = Recorder::memory("web-01", "redis");
-    let error = chaff_sensor::emulators::start(&service, "127.0.0.1".parse().unwrap(), &Arc::new(recorder))
-        .expect_err("the port is taken");
+    let _guard = runtime().enter();
+    let error = chaff_sensor::emulators::start(
+        &service,
+        "127.0.0.1".parse().unwrap(),
+        &Env::default(),
+        &Arc::new(recorder),
+    )
+    .expect_err("the port is taken");
     let message = error.to_string();
     assert!(message.contains(&format!("tcp port {number}")), "{message}");
     let events = wait_for(&log, "error", |e| !e.is_empty());

@@ -1,108 +1,160 @@
 //! Which code answers on which port of which service.
 //!
-//! Every catalogue service runs the [`generic`] low-interaction listener for now. A protocol
-//! emulator is added as a module here exporting a [`TcpHandler`] (and/or [`UdpHandler`]),
-//! and one match arm in [`tcp_handler`] / [`udp_handler`]; the listening framework, the
-//! events around each connection and the limits stay in [`crate::listener`].
+//! [`Emulator`] has one variant per protocol emulator, holding what that emulator prepared
+//! from the environment at start-up (keys, banners, pages); every other port runs the
+//! [`generic`] low-interaction listener. Adding an emulator means: a module here with a
+//! `from_env` constructor and an async `serve`, one variant, and one arm in each `match`
+//! below. The listening framework, the events around each connection and the limits stay in
+//! [`crate::listener`].
 
 pub mod generic;
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
-use crate::event::{Event, Kind};
-use crate::listener::{self, TcpHandler, TcpLimits, UdpHandler};
+use tokio::task::JoinHandle;
+
+use crate::env::{ConfigError, Env};
+use crate::event::{EndReason, Event, Kind};
+use crate::listener::{self, Session, Stream, TcpLimits};
 use crate::ports::{Port, Service, Transport};
 use crate::recorder::Recorder;
 
-/// The handler for TCP connections to `port` of service `slug`.
-// One arm per protocol emulator goes above the fallback.
-#[allow(clippy::match_single_binding)]
-pub fn tcp_handler(slug: &str, port: u16) -> TcpHandler {
-    match (slug, port) {
-        _ => generic::tcp,
+/// The emulator serving one port.
+pub enum Emulator {
+    /// Accepts, reads and records; answers nothing.
+    Generic,
+}
+
+impl Emulator {
+    /// The emulator for `port` of service `slug`, configured from `env`.
+    pub fn for_port(slug: &str, port: Port, env: &Env) -> Result<Emulator, ConfigError> {
+        let _ = (slug, port, env);
+        Ok(Emulator::Generic)
+    }
+
+    /// The limits of one connection to this emulator.
+    pub fn limits(&self) -> TcpLimits {
+        match self {
+            Emulator::Generic => TcpLimits::default(),
+        }
+    }
+
+    /// Serves one TCP connection until it ends, and says why it ended.
+    pub async fn serve(&self, stream: Stream, session: &Session) -> io::Result<EndReason> {
+        let _ = session;
+        match self {
+            Emulator::Generic => generic::serve(stream).await,
+        }
+    }
+
+    /// The reply to one datagram, if the protocol answers it; the framework has recorded it.
+    pub fn answer(&self, datagram: &[u8], peer: SocketAddr, recorder: &Recorder) -> Option<Vec<u8>> {
+        let _ = (datagram, peer, recorder);
+        match self {
+            Emulator::Generic => None,
+        }
     }
 }
 
-/// The handler for UDP datagrams to `port` of service `slug`.
-// One arm per protocol emulator goes above the fallback.
-#[allow(clippy::match_single_binding)]
-pub fn udp_handler(slug: &str, port: u16) -> UdpHandler {
-    match (slug, port) {
-        _ => generic::udp,
-    }
-}
-
-/// A port that could not be bound or served. Fatal: a sensor missing one of its ports
-/// would be a decky that looks broken.
+/// Why the sensor could not start serving. Fatal: a sensor missing one of its ports, or
+/// serving with a half-applied configuration, would be a decky that looks broken.
 #[derive(Debug)]
-pub struct StartError {
-    pub port: Port,
-    pub addr: SocketAddr,
-    pub source: std::io::Error,
+pub enum StartError {
+    /// A port could not be bound.
+    Bind { port: Port, addr: SocketAddr, source: io::Error },
+    /// The environment configures an emulator wrongly.
+    Config { port: Port, source: ConfigError },
+}
+
+impl StartError {
+    fn port(&self) -> Port {
+        match self {
+            StartError::Bind { port, .. } | StartError::Config { port, .. } => *port,
+        }
+    }
 }
 
 impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "cannot listen on {} port {} ({}): {}",
-            self.port.transport, self.port.number, self.addr, self.source
-        )
+        match self {
+            StartError::Bind { port, addr, source } => {
+                write!(f, "cannot listen on {} port {} ({addr}): {source}", port.transport, port.number)
+            }
+            StartError::Config { port, source } => {
+                write!(f, "cannot configure {} port {}: {source}", port.transport, port.number)
+            }
+        }
     }
 }
 
 impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
+        match self {
+            StartError::Bind { source, .. } => Some(source),
+            StartError::Config { source, .. } => Some(source),
+        }
     }
 }
 
 enum Bound {
-    Tcp(TcpListener),
-    Udp(UdpSocket),
+    Tcp(std::net::TcpListener),
+    Udp(std::net::UdpSocket),
 }
 
-/// Binds every port of `service` on `ip`, then serves them all, each on its own thread.
-/// Nothing is served unless every port could be bound; a failure is also recorded as an
-/// `error` event.
+/// Configures and binds every port of `service` on `ip`, then serves them all as tasks on
+/// the current tokio runtime (call it inside one). Nothing is served unless every port could
+/// be configured and bound; a failure is also recorded as an `error` event.
 pub fn start(
     service: &Service,
     ip: IpAddr,
+    env: &Env,
     recorder: &Arc<Recorder>,
 ) -> Result<Vec<JoinHandle<()>>, StartError> {
-    let fail = |port: Port, addr: SocketAddr, source: std::io::Error| {
-        let error = StartError { port, addr, source };
+    let fail = |error: StartError| {
+        let port = error.port();
+        let message = error.to_string();
         recorder.record(&Event {
             transport: port.transport,
             src: None,
             dst_port: port.number,
             conn: None,
-            kind: Kind::Error { message: &error.to_string() },
+            kind: Kind::Error { message: &message },
         });
         error
     };
-    let mut bound = Vec::with_capacity(service.ports.len());
+    let mut ready = Vec::with_capacity(service.ports.len());
     for &port in service.ports {
+        let emulator = Emulator::for_port(service.slug, port, env)
+            .map_err(|source| fail(StartError::Config { port, source }))?;
         let addr = SocketAddr::new(ip, port.number);
-        let socket = match port.transport {
-            Transport::Tcp => TcpListener::bind(addr).map(Bound::Tcp),
-            Transport::Udp => UdpSocket::bind(addr).map(Bound::Udp),
+        let bound = match port.transport {
+            Transport::Tcp => std::net::TcpListener::bind(addr).map(Bound::Tcp),
+            Transport::Udp => std::net::UdpSocket::bind(addr).map(Bound::Udp),
         };
-        bound.push((port, addr, socket.map_err(|e| fail(port, addr, e))?));
+        let bound = bound.map_err(|source| fail(StartError::Bind { port, addr, source }))?;
+        ready.push((port, addr, Arc::new(emulator), bound));
     }
-    let mut threads = Vec::with_capacity(bound.len());
-    for (port, addr, socket) in bound {
+    let mut tasks = Vec::with_capacity(ready.len());
+    for (port, addr, emulator, bound) in ready {
         let recorder = Arc::clone(recorder);
-        let spawned = match socket {
+        let bind_error = |source| fail(StartError::Bind { port, addr, source });
+        let task = match bound {
             Bound::Tcp(l) => {
-                listener::spawn_tcp(l, tcp_handler(service.slug, port.number), TcpLimits::default(), recorder)
+                let listener = l.set_nonblocking(true).and_then(|()| tokio::net::TcpListener::from_std(l));
+                let listener = listener.map_err(bind_error)?;
+                let limits = emulator.limits();
+                tokio::spawn(listener::serve_tcp(listener, emulator, limits, recorder))
             }
-            Bound::Udp(s) => listener::spawn_udp(s, udp_handler(service.slug, port.number), recorder),
+            Bound::Udp(s) => {
+                let socket = s.set_nonblocking(true).and_then(|()| tokio::net::UdpSocket::from_std(s));
+                let socket = socket.map_err(bind_error)?;
+                tokio::spawn(listener::serve_udp(socket, emulator, recorder))
+            }
         };
-        threads.push(spawned.map_err(|e| fail(port, addr, e))?);
+        tasks.push(task);
     }
-    Ok(threads)
+    Ok(tasks)
 }

@@ -1,0 +1,99 @@
+//! The emulators' configuration: the container's environment, as the service plugins set it
+//! (`SSH_USER`, `REDIS_VERSION`, `SERVER_HEADER`, ...). Read once at start-up into [`Env`],
+//! which tests build from pairs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Environment variables; an empty value counts as unset.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    /// The process environment (variables that are not UTF-8 are ignored).
+    pub fn from_process() -> Env {
+        Env {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
+        Env { vars: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() }
+    }
+
+    /// The value of `name`, unless unset or empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// The value of `name`, or `default`.
+    pub fn get_or<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
+        self.get(name).unwrap_or(default)
+    }
+
+    /// `name` parsed as `T`; unset is `None`, unparsable is an error naming the variable.
+    pub fn parse<T: std::str::FromStr>(&self, name: &str, expected: &str) -> Result<Option<T>, ConfigError> {
+        self.get(name)
+            .map(|v| v.parse().map_err(|_| ConfigError::new(name, format!("expected {expected}, got {v:?}"))))
+            .transpose()
+    }
+
+    /// The decky this sensor belongs to: `NODE_NAME`, else `HOSTNAME`, else empty.
+    pub fn decky(&self) -> &str {
+        self.get("NODE_NAME").or_else(|| self.get("HOSTNAME")).unwrap_or("")
+    }
+}
+
+/// A variable the emulator cannot work with. Fatal at start-up: a decky answering with a
+/// half-applied configuration would look broken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub var: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(var: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError { var: var.to_owned(), message: message.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.var, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let env = Env::from_pairs([("A", ""), ("B", "x")]);
+        assert_eq!(env.get("A"), None);
+        assert_eq!(env.get_or("A", "d"), "d");
+        assert_eq!(env.get("B"), Some("x"));
+    }
+
+    #[test]
+    fn parse_names_the_variable() {
+        let env = Env::from_pairs([("PORT", "twenty")]);
+        let error = env.parse::<u16>("PORT", "a port number").unwrap_err();
+        assert_eq!(error.to_string(), "PORT: expected a port number, got \"twenty\"");
+        assert_eq!(env.parse::<u16>("UNSET", "a port").unwrap(), None);
+    }
+
+    #[test]
+    fn decky_falls_back_to_hostname() {
+        assert_eq!(Env::from_pairs([("HOSTNAME", "h"), ("NODE_NAME", "n")]).decky(), "n");
+        assert_eq!(Env::from_pairs([("HOSTNAME", "h")]).decky(), "h");
+        assert_eq!(Env::default().decky(), "");
+    }
+}

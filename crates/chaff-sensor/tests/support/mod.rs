@@ -1,0 +1,96 @@
+//! What the sensor's integration tests share: the sensor's runtime on its own threads (so
+//! test clients stay plain blocking sockets, or real client programs), emulators served on
+//! loopback with an injected environment, and waiting for events.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use chaff_sensor::emulators::Emulator;
+use chaff_sensor::listener::{self, TcpLimits};
+use chaff_sensor::recorder::MemoryLog;
+use chaff_sensor::{Env, Port, Recorder, Transport};
+use serde_json::Value;
+use tokio::runtime::Runtime;
+
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
+    })
+}
+
+pub fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// Serves `emulator` over TCP on a free loopback port with `limits`.
+pub fn serve_emulator(
+    emulator: Emulator,
+    limits: TcpLimits,
+    decky: &str,
+    slug: &str,
+) -> (SocketAddr, MemoryLog) {
+    let (recorder, log) = Recorder::memory(decky, slug);
+    let listener = TcpListener::bind(loopback()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let _guard = runtime().enter();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    runtime().spawn(listener::serve_tcp(listener, Arc::new(emulator), limits, Arc::new(recorder)));
+    (addr, log)
+}
+
+/// Serves the emulator of catalogue port `port`/tcp of service `slug`, configured by `env`,
+/// on a free loopback port (the catalogue ports are privileged), with the emulator's limits.
+pub fn serve(slug: &str, port: u16, env: &[(&str, &str)]) -> (SocketAddr, MemoryLog) {
+    let env = Env::from_pairs(env.iter().copied());
+    let emulator = Emulator::for_port(slug, Port { number: port, transport: Transport::Tcp }, &env)
+        .unwrap_or_else(|e| panic!("{slug}/{port}: {e}"));
+    let limits = emulator.limits();
+    serve_emulator(emulator, limits, env.decky(), slug)
+}
+
+/// Serves `emulator` over UDP on a free loopback port.
+pub fn serve_udp(emulator: Emulator, decky: &str, slug: &str) -> (SocketAddr, MemoryLog) {
+    let (recorder, log) = Recorder::memory(decky, slug);
+    let socket = UdpSocket::bind(loopback()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let _guard = runtime().enter();
+    let socket = tokio::net::UdpSocket::from_std(socket).unwrap();
+    runtime().spawn(listener::serve_udp(socket, Arc::new(emulator), Arc::new(recorder)));
+    (addr, log)
+}
+
+/// Every event so far, parsed.
+pub fn events(log: &MemoryLog) -> Vec<Value> {
+    log.lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+/// Polls the log until `done` holds for its events, or fails after 10 s.
+pub fn wait_for(log: &MemoryLog, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let events = events(log);
+        if done(&events) {
+            return events;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}; events: {events:#?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for the first event of `kind` and returns it.
+pub fn wait_for_kind(log: &MemoryLog, kind: &str) -> Value {
+    let events = wait_for(log, kind, |e| e.iter().any(|e| e["kind"] == kind));
+    events.into_iter().find(|e| e["kind"] == kind).unwrap()
+}
+
+pub fn kinds(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["kind"].as_str().unwrap()).collect()
+}
