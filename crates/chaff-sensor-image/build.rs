@@ -40,11 +40,15 @@ fn main() {
 }
 
 /// Where the nested cargo builds. Never the outer target dir: the outer cargo holds its lock.
+/// One directory per workspace checkout: checkouts sharing a `CARGO_TARGET_DIR` would
+/// otherwise overwrite each other's binary at the same path.
 fn sensor_target_dir(workspace: &Path) -> PathBuf {
-    match env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => PathBuf::from(dir).join("sensor-static"),
-        None => workspace.join("target").join("sensor-static"),
-    }
+    let checkout = hex::encode(&Sha256::digest(workspace.as_os_str().as_encoded_bytes())[..4]);
+    let root = match env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => workspace.join("target"),
+    };
+    root.join("sensor-static").join(checkout)
 }
 
 fn build_sensor(workspace: &Path, target_dir: &Path) {
