@@ -377,3 +377,66 @@ async fn the_reaper_removes_only_what_its_own_database_left_behind() {
     assert!(containers_of("e2e-reap").is_empty());
     assert!(!network_exists("e2e-reap"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_sees_every_row_of_a_real_deploy_go_pending_running_succeeded_with_its_steps() {
+    let _serial = SERIAL.lock().await;
+    let lab = Lab::new("e2e-bus", BollardDocker::from_env());
+    let mut lifecycle = lab.engine.bus().subscribe(chaff_bus::Pattern::new("decky.*.lifecycle").unwrap());
+    let ids = lab.deploy("[general]\nname = e2e-bus\nnet = 10.241.12.0/24\ngw = 10.241.12.1\n\n[bus]\namount = 3\nservices = ssh, redis\n");
+    lab.expect_success(&ids).await;
+
+    // id → (status, step) of every event about it, in the order received.
+    let mut seen: BTreeMap<Uuid, Vec<(String, Option<String>)>> = BTreeMap::new();
+    while seen.values().filter(|s| s.last().is_some_and(|(status, _)| status == "succeeded")).count()
+        < ids.len()
+    {
+        let received = tokio::time::timeout(HANG_GUARD, lifecycle.recv()).await.expect("events keep coming");
+        let event = match received.expect("the bus is alive") {
+            chaff_bus::Received::Event(event) => event,
+            chaff_bus::Received::Lagged(n) => panic!("the subscriber lost {n} events"),
+        };
+        let payload: chaff_bus::LifecyclePayload = serde_json::from_value(event.payload.clone()).unwrap();
+        assert!(ids.contains(&payload.lifecycle_id), "only this deploy's rows: {payload:?}");
+        seen.entry(payload.lifecycle_id).or_default().push((payload.status, payload.step));
+    }
+    for id in &ids {
+        let events = &seen[id];
+        let statuses: Vec<&str> = events.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(statuses.first(), Some(&"pending"), "{events:?}");
+        assert_eq!(statuses.last(), Some(&"succeeded"), "{events:?}");
+        assert!(statuses[1..statuses.len() - 1].iter().all(|s| *s == "running"), "{events:?}");
+        let steps: Vec<&str> = events.iter().filter_map(|(_, step)| step.as_deref()).collect();
+        println!("steps published for {id}: {steps:?}");
+        for container in ["ssh", "redis"] {
+            assert!(
+                steps.iter().any(|s| s.contains(container)),
+                "a step about the {container} container: {steps:?}"
+            );
+        }
+    }
+    let down = lab.engine.teardown(TeardownTarget::Fleet("e2e-bus".into())).unwrap();
+    lab.expect_success(&down.lifecycle_ids).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_deploy_fails_its_rows_and_teardown_still_converges() {
+    let _serial = SERIAL.lock().await;
+    let lab = Lab::new("e2e-cancel", BollardDocker::from_env());
+    let ids = lab.deploy("[general]\nname = e2e-cancel\nnet = 10.241.13.0/24\ngw = 10.241.13.1\n\n[cx]\namount = 4\nservices = ssh, http, redis\n");
+    assert!(lab.engine.cancel(ids[0]), "the job of a just-accepted deploy is running");
+    let rows = lab.wait(&ids).await;
+    for row in &rows {
+        assert_eq!(row.status, LifecycleStatus::Failed, "{row:#?}");
+        let error = row.error.as_deref().unwrap();
+        assert!(error.starts_with("cancelled before:"), "{error}");
+    }
+    println!("cancelled rows: {:?}", rows.iter().map(|r| r.error.as_deref().unwrap()).collect::<Vec<_>>());
+    assert!(!lab.engine.cancel(ids[0]), "a closed row has no job to cancel");
+
+    // Whatever the cancelled job left, a teardown removes all of it.
+    let down = lab.engine.teardown(TeardownTarget::Fleet("e2e-cancel".into())).unwrap();
+    lab.expect_success(&down.lifecycle_ids).await;
+    assert!(containers_of("e2e-cancel").is_empty());
+    assert!(!network_exists("e2e-cancel"));
+}
