@@ -37,12 +37,15 @@ struct Lab {
 
 impl Lab {
     fn new(fleet: &str, docker: BollardDocker) -> Lab {
+        Lab::with_options(fleet, docker, EngineOptions { seed: 7, ..EngineOptions::default() })
+    }
+
+    fn with_options(fleet: &str, docker: BollardDocker, options: EngineOptions) -> Lab {
         remove_everything_of(fleet);
         let shared = DataDir::at(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("chaff-e2e-data"));
         let plugins = chaff_engine::plugins::open_plugins(&shared).expect("plugins").host;
         let db = tempfile::tempdir().unwrap();
         let store = Store::open(db.path().join("chaff.db"), Timestamp::from_unix_millis(0)).unwrap();
-        let options = EngineOptions { seed: 7, ..EngineOptions::default() };
         let engine =
             Engine::new(store, plugins, docker, Bus::new(), tokio::runtime::Handle::current(), options);
         Lab { engine, fleet: fleet.to_owned(), db }
@@ -439,4 +442,63 @@ async fn cancelling_a_deploy_fails_its_rows_and_teardown_still_converges() {
     lab.expect_success(&down.lifecycle_ids).await;
     assert!(containers_of("e2e-cancel").is_empty());
     assert!(!network_exists("e2e-cancel"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watch_loop_mutates_each_decky_when_it_is_due_and_sleeps_until_the_next() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let _serial = SERIAL.lock().await;
+    // The engine's clock runs with real time plus an offset the test moves forward.
+    let offset = Arc::new(AtomicU64::new(0));
+    let clock_offset = Arc::clone(&offset);
+    let clock: chaff_lifecycle::Clock = Arc::new(move || {
+        std::time::SystemTime::now() + Duration::from_secs(clock_offset.load(Ordering::SeqCst))
+    });
+    let options = EngineOptions { seed: 7, clock, ..EngineOptions::default() };
+    let lab = Lab::with_options("e2e-watch", BollardDocker::from_env(), options);
+    let ids = lab.deploy(
+        "[general]\nname = e2e-watch\nnet = 10.241.14.0/24\ngw = 10.241.14.1\n\n\
+         [watch-soon]\nservices = ssh, redis\nmutate_interval = 1\n\n\
+         [watch-later]\nservices = ssh, redis\nmutate_interval = 2\n",
+    );
+    lab.expect_success(&ids).await;
+
+    // 70 s later: watch-soon (every minute) is due, watch-later (every 2 minutes) is due in
+    // 50 s, so the loop mutates the first at once and sleeps until the second is due.
+    offset.store(70, Ordering::SeqCst);
+    let started = Instant::now();
+    let watcher = tokio::spawn({
+        let engine = lab.engine.clone();
+        async move { engine.watch().await }
+    });
+    let mutations_of = |decky: &str| -> Vec<LifecycleRow> {
+        let store = Store::open(lab.db.path().join("chaff.db"), Timestamp::from_unix_millis(0)).unwrap();
+        let history = store.decky_history("e2e-watch", decky).unwrap();
+        history.into_iter().filter(|r| r.operation == chaff_lifecycle::Operation::Mutate).collect()
+    };
+    let wait_for_mutation = |decky: &'static str| async move {
+        loop {
+            if let Some(row) = mutations_of(decky).into_iter().find(|r| r.status.is_terminal()) {
+                return row;
+            }
+            assert!(started.elapsed() < HANG_GUARD, "{decky} was never mutated");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let soon = wait_for_mutation("watch-soon").await;
+    let soon_after = started.elapsed();
+    assert_eq!(soon.status, LifecycleStatus::Succeeded, "{soon:#?}");
+    assert!(mutations_of("watch-later").is_empty(), "watch-later is not due yet");
+    let later = wait_for_mutation("watch-later").await;
+    let later_after = started.elapsed();
+    assert_eq!(later.status, LifecycleStatus::Succeeded, "{later:#?}");
+    println!(
+        "watch-soon mutated after {soon_after:?}, watch-later after {later_after:?} (due 50 s after start)"
+    );
+    assert!(later_after >= Duration::from_secs(45), "watch-later was mutated before it was due");
+    assert_eq!(mutations_of("watch-soon").len(), 1, "one mutation per interval");
+
+    lab.engine.shutdown().await;
+    tokio::time::timeout(HANG_GUARD, watcher).await.expect("watch returns at shutdown").unwrap();
 }
