@@ -8,6 +8,7 @@
 //! [`crate::listener`].
 
 pub mod generic;
+pub mod text_lines;
 
 use std::fmt;
 use std::io;
