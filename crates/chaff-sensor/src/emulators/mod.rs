@@ -9,6 +9,7 @@
 
 pub mod ftp;
 pub mod generic;
+pub mod smtp;
 pub mod text_lines;
 
 use std::fmt;
@@ -30,6 +31,9 @@ pub enum Emulator {
     Generic,
     /// vsftpd or ProFTPD (`ftp`, port 21).
     Ftp(ftp::Ftp),
+    /// Postfix, Exim or Sendmail (`smtp` and `smtp_relay`, ports 25 and 587); boxed, it is
+    /// the largest.
+    Smtp(Box<smtp::Smtp>),
 }
 
 impl Emulator {
@@ -37,6 +41,9 @@ impl Emulator {
     pub fn for_port(slug: &str, port: Port, env: &Env) -> Result<Emulator, ConfigError> {
         Ok(match (slug, port.transport, port.number) {
             ("ftp", Transport::Tcp, 21) => Emulator::Ftp(ftp::Ftp::from_env(env)?),
+            ("smtp" | "smtp_relay", Transport::Tcp, 25 | 587) => {
+                Emulator::Smtp(Box::new(smtp::Smtp::from_env(env)?))
+            }
             _ => Emulator::Generic,
         })
     }
@@ -46,6 +53,7 @@ impl Emulator {
         match self {
             Emulator::Generic => TcpLimits::default(),
             Emulator::Ftp(_) => ftp::LIMITS,
+            Emulator::Smtp(_) => smtp::LIMITS,
         }
     }
 
@@ -54,6 +62,7 @@ impl Emulator {
         match self {
             Emulator::Generic => generic::serve(stream).await,
             Emulator::Ftp(ftp) => ftp.serve(stream, session).await,
+            Emulator::Smtp(smtp) => smtp.serve(stream, session).await,
         }
     }
 
@@ -61,7 +70,7 @@ impl Emulator {
     pub fn answer(&self, datagram: &[u8], peer: SocketAddr, recorder: &Recorder) -> Option<Vec<u8>> {
         let _ = (datagram, peer, recorder);
         match self {
-            Emulator::Generic | Emulator::Ftp(_) => None,
+            Emulator::Generic | Emulator::Ftp(_) | Emulator::Smtp(_) => None,
         }
     }
 }
