@@ -7,7 +7,10 @@
 //! below. The listening framework, the events around each connection and the limits stay in
 //! [`crate::listener`].
 
+pub mod ftp;
 pub mod generic;
+pub mod smtp;
+pub mod text_lines;
 
 use std::fmt;
 use std::io;
@@ -26,27 +29,40 @@ use crate::recorder::Recorder;
 pub enum Emulator {
     /// Accepts, reads and records; answers nothing.
     Generic,
+    /// vsftpd or ProFTPD (`ftp`, port 21).
+    Ftp(ftp::Ftp),
+    /// Postfix, Exim or Sendmail (`smtp` and `smtp_relay`, ports 25 and 587); boxed, it is
+    /// the largest.
+    Smtp(Box<smtp::Smtp>),
 }
 
 impl Emulator {
     /// The emulator for `port` of service `slug`, configured from `env`.
     pub fn for_port(slug: &str, port: Port, env: &Env) -> Result<Emulator, ConfigError> {
-        let _ = (slug, port, env);
-        Ok(Emulator::Generic)
+        Ok(match (slug, port.transport, port.number) {
+            ("ftp", Transport::Tcp, 21) => Emulator::Ftp(ftp::Ftp::from_env(env)?),
+            ("smtp" | "smtp_relay", Transport::Tcp, 25 | 587) => {
+                Emulator::Smtp(Box::new(smtp::Smtp::from_env(env)?))
+            }
+            _ => Emulator::Generic,
+        })
     }
 
     /// The limits of one connection to this emulator.
     pub fn limits(&self) -> TcpLimits {
         match self {
             Emulator::Generic => TcpLimits::default(),
+            Emulator::Ftp(_) => ftp::LIMITS,
+            Emulator::Smtp(_) => smtp::LIMITS,
         }
     }
 
     /// Serves one TCP connection until it ends, and says why it ended.
     pub async fn serve(&self, stream: Stream, session: &Session) -> io::Result<EndReason> {
-        let _ = session;
         match self {
             Emulator::Generic => generic::serve(stream).await,
+            Emulator::Ftp(ftp) => ftp.serve(stream, session).await,
+            Emulator::Smtp(smtp) => smtp.serve(stream, session).await,
         }
     }
 
@@ -54,7 +70,7 @@ impl Emulator {
     pub fn answer(&self, datagram: &[u8], peer: SocketAddr, recorder: &Recorder) -> Option<Vec<u8>> {
         let _ = (datagram, peer, recorder);
         match self {
-            Emulator::Generic => None,
+            Emulator::Generic | Emulator::Ftp(_) | Emulator::Smtp(_) => None,
         }
     }
 }
