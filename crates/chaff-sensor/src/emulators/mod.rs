@@ -8,6 +8,7 @@
 //! [`crate::listener`].
 
 pub mod generic;
+pub mod http;
 
 use std::fmt;
 use std::io;
@@ -26,27 +27,34 @@ use crate::recorder::Recorder;
 pub enum Emulator {
     /// Accepts, reads and records; answers nothing.
     Generic,
+    /// A web server: `http` port 80 in the clear, port 443 of `http` and `https` over TLS.
+    Http(http::Http),
 }
 
 impl Emulator {
     /// The emulator for `port` of service `slug`, configured from `env`.
     pub fn for_port(slug: &str, port: Port, env: &Env) -> Result<Emulator, ConfigError> {
-        let _ = (slug, port, env);
-        Ok(Emulator::Generic)
+        Ok(match (slug, port.number, port.transport) {
+            ("http", 80, Transport::Tcp) => Emulator::Http(http::Http::from_env(env, http::Scheme::Plain)?),
+            ("http" | "https", 443, Transport::Tcp) => {
+                Emulator::Http(http::Http::from_env(env, http::Scheme::Tls)?)
+            }
+            _ => Emulator::Generic,
+        })
     }
 
     /// The limits of one connection to this emulator.
     pub fn limits(&self) -> TcpLimits {
         match self {
-            Emulator::Generic => TcpLimits::default(),
+            Emulator::Generic | Emulator::Http(_) => TcpLimits::default(),
         }
     }
 
     /// Serves one TCP connection until it ends, and says why it ended.
     pub async fn serve(&self, stream: Stream, session: &Session) -> io::Result<EndReason> {
-        let _ = session;
         match self {
             Emulator::Generic => generic::serve(stream).await,
+            Emulator::Http(http) => http.serve(stream, session).await,
         }
     }
 
@@ -54,7 +62,7 @@ impl Emulator {
     pub fn answer(&self, datagram: &[u8], peer: SocketAddr, recorder: &Recorder) -> Option<Vec<u8>> {
         let _ = (datagram, peer, recorder);
         match self {
-            Emulator::Generic => None,
+            Emulator::Generic | Emulator::Http(_) => None,
         }
     }
 }
