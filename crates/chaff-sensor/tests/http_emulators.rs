@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chaff_sensor::emulators::Emulator;
@@ -574,20 +575,69 @@ fn configuration_errors_name_the_variable() {
     }
 }
 
-/// Serves every web port for a while, for probing by hand (nmap -sV):
-/// `CHAFF_HTTP_PROBE_SECS=120 cargo test -p chaff-sensor --test http_emulators -- --ignored --nocapture`
+/// Serves the emulator of `slug`'s catalogue port `port` on loopback port `preferred` if it
+/// is free (else any), for probing by hand.
+fn serve_on(slug: &str, port: u16, env: &[(&str, &str)], preferred: u16) -> SocketAddr {
+    let env = Env::from_pairs(env.iter().copied());
+    let emulator = Emulator::for_port(slug, Port { number: port, transport: Transport::Tcp }, &env).unwrap();
+    let limits = emulator.limits();
+    let listener = std::net::TcpListener::bind(("127.0.0.1", preferred))
+        .or_else(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let (recorder, _log) = chaff_sensor::Recorder::memory(env.decky(), slug);
+    let _guard = support::runtime().enter();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    let serving = chaff_sensor::listener::serve_tcp(listener, Arc::new(emulator), limits, Arc::new(recorder));
+    support::runtime().spawn(serving);
+    addr
+}
+
+/// Serves web ports for a while, for probing by hand (`nmap -sV`); the TLS ones on ports
+/// nmap tries its TLS probe on first, as it does on 443:
+/// `CHAFF_HTTP_PROBE_SECS=300 cargo test -p chaff-sensor --test http_emulators -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn serve_for_manual_probing() {
     let secs: u64 = std::env::var("CHAFF_HTTP_PROBE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
-    let persona =
-        [("NODE_NAME", "web-01"), ("SERVER_HEADER", "Apache/2.4.57 (Debian)"), ("HTTP_DISTRO", "debian")];
-    let (http, _) = support::serve("http", 80, &persona);
-    let (https, _) = support::serve("https", 443, &persona);
-    let (tomcat, _) = support::serve("http", 80, &[("NODE_NAME", "app-01"), ("FAKE_APP", "tomcat")]);
-    let (jenkins, _) = support::serve("http", 80, &[("NODE_NAME", "ci-01"), ("FAKE_APP", "jenkins")]);
-    let (nginx, _) =
-        support::serve("https", 443, &[("NODE_NAME", "web-02"), ("SERVER_HEADER", "nginx/1.22.1")]);
-    println!("http {http}\nhttps {https}\ntomcat {tomcat}\njenkins {jenkins}\nnginx-tls {nginx}");
+    let apache = [("NODE_NAME", "web-01"), ("SERVER_HEADER", "Apache/2.4.57 (Debian)")];
+    let nginx = [("NODE_NAME", "web-02"), ("SERVER_HEADER", "nginx/1.22.1")];
+    let served = [
+        ("http/80 apache", serve_on("http", 80, &apache, 18080)),
+        ("http/443 apache", serve_on("http", 443, &apache, 44443)),
+        (
+            "https/443 nginx h2",
+            serve_on(
+                "https",
+                443,
+                &[nginx[0], nginx[1], ("HTTP_VERSIONS", r#"["http/1.1","http/2"]"#)],
+                14443,
+            ),
+        ),
+        ("http/80 tomcat", serve_on("http", 80, &[("NODE_NAME", "app-01"), ("FAKE_APP", "tomcat")], 18081)),
+        ("http/80 jenkins", serve_on("http", 80, &[("NODE_NAME", "ci-01"), ("FAKE_APP", "jenkins")], 18082)),
+        (
+            "http/80 wordpress",
+            serve_on(
+                "http",
+                80,
+                &[("NODE_NAME", "blog-01"), ("HTTP_DISTRO", "ubuntu22"), ("FAKE_APP", "wordpress")],
+                18083,
+            ),
+        ),
+        (
+            "http/80 phpmyadmin",
+            serve_on(
+                "http",
+                80,
+                &[("NODE_NAME", "db-01"), ("HTTP_DISTRO", "rocky9"), ("FAKE_APP", "phpmyadmin")],
+                18084,
+            ),
+        ),
+    ];
+    for (what, addr) in served {
+        println!("{what} {addr}");
+    }
     std::thread::sleep(Duration::from_secs(secs));
 }
