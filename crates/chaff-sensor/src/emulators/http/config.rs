@@ -147,9 +147,18 @@ fn fake_app(value: &str) -> Result<FakeApp, ConfigError> {
     })
 }
 
-/// Headers the server itself must control: they frame the message or the connection.
-const RESERVED_HEADERS: [&str; 7] =
-    ["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"];
+/// Headers the server itself must control: they frame the message or the connection (and
+/// HTTP/2 forbids the connection-specific ones).
+const RESERVED_HEADERS: [&str; 8] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "te",
+    "trailer",
+];
 
 /// `EXTRA_HEADERS`: a JSON object of names to values (strings, numbers or booleans), or
 /// `Name: value` lines.

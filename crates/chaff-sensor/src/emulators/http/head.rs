@@ -100,8 +100,12 @@ pub fn parse_head(head: &[u8]) -> Option<Parts> {
 }
 
 /// Whether the client asked for the connection to end after this request: HTTP/1.0
-/// without `Connection: keep-alive`, or any request with `Connection: close`.
+/// without `Connection: keep-alive`, or an HTTP/1.1 request with `Connection: close`.
+/// Never for HTTP/2, which has no connection headers.
 pub fn wants_close(version: Version, headers: &HeaderMap) -> bool {
+    if version != Version::HTTP_10 && version != Version::HTTP_11 {
+        return false;
+    }
     let has_token = |token: &str| {
         headers.get_all(CONNECTION).iter().any(|value| {
             value.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
@@ -161,5 +165,6 @@ mod tests {
         assert!(!wants_close(Version::HTTP_10, &headers("Keep-Alive")));
         assert!(!wants_close(Version::HTTP_11, &HeaderMap::new()));
         assert!(wants_close(Version::HTTP_11, &headers("TE, close")));
+        assert!(!wants_close(Version::HTTP_2, &headers("close")));
     }
 }
