@@ -9,6 +9,7 @@
 
 pub mod ftp;
 pub mod generic;
+pub mod http;
 pub mod smtp;
 pub mod text_lines;
 
@@ -31,6 +32,8 @@ pub enum Emulator {
     Generic,
     /// vsftpd or ProFTPD (`ftp`, port 21).
     Ftp(ftp::Ftp),
+    /// A web server: `http` port 80 in the clear, port 443 of `http` and `https` over TLS.
+    Http(http::Http),
     /// Postfix, Exim or Sendmail (`smtp` and `smtp_relay`, ports 25 and 587); boxed, it is
     /// the largest.
     Smtp(Box<smtp::Smtp>),
@@ -41,6 +44,10 @@ impl Emulator {
     pub fn for_port(slug: &str, port: Port, env: &Env) -> Result<Emulator, ConfigError> {
         Ok(match (slug, port.transport, port.number) {
             ("ftp", Transport::Tcp, 21) => Emulator::Ftp(ftp::Ftp::from_env(env)?),
+            ("http", Transport::Tcp, 80) => Emulator::Http(http::Http::from_env(env, http::Scheme::Plain)?),
+            ("http" | "https", Transport::Tcp, 443) => {
+                Emulator::Http(http::Http::from_env(env, http::Scheme::Tls)?)
+            }
             ("smtp" | "smtp_relay", Transport::Tcp, 25 | 587) => {
                 Emulator::Smtp(Box::new(smtp::Smtp::from_env(env)?))
             }
@@ -51,7 +58,7 @@ impl Emulator {
     /// The limits of one connection to this emulator.
     pub fn limits(&self) -> TcpLimits {
         match self {
-            Emulator::Generic => TcpLimits::default(),
+            Emulator::Generic | Emulator::Http(_) => TcpLimits::default(),
             Emulator::Ftp(_) => ftp::LIMITS,
             Emulator::Smtp(_) => smtp::LIMITS,
         }
@@ -62,6 +69,7 @@ impl Emulator {
         match self {
             Emulator::Generic => generic::serve(stream).await,
             Emulator::Ftp(ftp) => ftp.serve(stream, session).await,
+            Emulator::Http(http) => http.serve(stream, session).await,
             Emulator::Smtp(smtp) => smtp.serve(stream, session).await,
         }
     }
@@ -70,7 +78,7 @@ impl Emulator {
     pub fn answer(&self, datagram: &[u8], peer: SocketAddr, recorder: &Recorder) -> Option<Vec<u8>> {
         let _ = (datagram, peer, recorder);
         match self {
-            Emulator::Generic | Emulator::Ftp(_) | Emulator::Smtp(_) => None,
+            Emulator::Generic | Emulator::Ftp(_) | Emulator::Http(_) | Emulator::Smtp(_) => None,
         }
     }
 }
