@@ -108,10 +108,11 @@ fn web_service(
 /// The env vars the http emulator reads, each set only when its field has a value.
 fn web_env(fragment: Fragment, config: &Config) -> Result<Fragment, RenderError> {
     let code = config.integer("response_code");
-    if code.is_some_and(|c| !(100..=599).contains(&c)) {
+    // 1xx are interim answers, never the final status of a response.
+    if code.is_some_and(|c| !(200..=599).contains(&c)) {
         return Err(RenderError::InvalidConfig {
             field: "response_code".into(),
-            message: format!("an HTTP status is 100 to 599, got {}", code.unwrap_or_default()),
+            message: format!("a final HTTP status is 200 to 599, got {}", code.unwrap_or_default()),
         });
     }
     Ok(fragment
@@ -272,7 +273,7 @@ mod tests {
     #[test]
     fn render_rejects_an_impossible_status() {
         for slug in ["http", "https"] {
-            for code in [42, 1000] {
+            for code in [42, 101, 199, 1000] {
                 let config = Config::new(vec![("response_code".into(), ConfigValue::Integer(code))]);
                 let err = Http::render(slug, &decky(), &config).unwrap_err();
                 assert!(
