@@ -8,6 +8,7 @@
 //! [`crate::listener`].
 
 pub mod generic;
+pub mod redis;
 
 use std::fmt;
 use std::io;
@@ -26,27 +27,32 @@ use crate::recorder::Recorder;
 pub enum Emulator {
     /// Accepts, reads and records; answers nothing.
     Generic,
+    /// `redis` on 6379 (boxed: its state is larger than the other variants').
+    Redis(Box<redis::Redis>),
 }
 
 impl Emulator {
     /// The emulator for `port` of service `slug`, configured from `env`.
     pub fn for_port(slug: &str, port: Port, env: &Env) -> Result<Emulator, ConfigError> {
-        let _ = (slug, port, env);
-        Ok(Emulator::Generic)
+        Ok(match (slug, port.number, port.transport) {
+            ("redis", 6379, Transport::Tcp) => Emulator::Redis(Box::new(redis::Redis::from_env(env)?)),
+            _ => Emulator::Generic,
+        })
     }
 
     /// The limits of one connection to this emulator.
     pub fn limits(&self) -> TcpLimits {
         match self {
             Emulator::Generic => TcpLimits::default(),
+            Emulator::Redis(_) => redis::LIMITS,
         }
     }
 
     /// Serves one TCP connection until it ends, and says why it ended.
     pub async fn serve(&self, stream: Stream, session: &Session) -> io::Result<EndReason> {
-        let _ = session;
         match self {
             Emulator::Generic => generic::serve(stream).await,
+            Emulator::Redis(redis) => redis.serve(stream, session).await,
         }
     }
 
@@ -54,7 +60,7 @@ impl Emulator {
     pub fn answer(&self, datagram: &[u8], peer: SocketAddr, recorder: &Recorder) -> Option<Vec<u8>> {
         let _ = (datagram, peer, recorder);
         match self {
-            Emulator::Generic => None,
+            Emulator::Generic | Emulator::Redis(_) => None,
         }
     }
 }
