@@ -8,6 +8,7 @@
 //! [`crate::listener`].
 
 pub mod generic;
+pub mod mysql;
 pub mod redis;
 
 use std::fmt;
@@ -27,6 +28,8 @@ use crate::recorder::Recorder;
 pub enum Emulator {
     /// Accepts, reads and records; answers nothing.
     Generic,
+    /// `mysql` on 3306.
+    Mysql(mysql::Mysql),
     /// `redis` on 6379 (boxed: its state is larger than the other variants').
     Redis(Box<redis::Redis>),
 }
@@ -35,6 +38,7 @@ impl Emulator {
     /// The emulator for `port` of service `slug`, configured from `env`.
     pub fn for_port(slug: &str, port: Port, env: &Env) -> Result<Emulator, ConfigError> {
         Ok(match (slug, port.number, port.transport) {
+            ("mysql", 3306, Transport::Tcp) => Emulator::Mysql(mysql::Mysql::from_env(env)?),
             ("redis", 6379, Transport::Tcp) => Emulator::Redis(Box::new(redis::Redis::from_env(env)?)),
             _ => Emulator::Generic,
         })
@@ -44,6 +48,7 @@ impl Emulator {
     pub fn limits(&self) -> TcpLimits {
         match self {
             Emulator::Generic => TcpLimits::default(),
+            Emulator::Mysql(_) => mysql::LIMITS,
             Emulator::Redis(_) => redis::LIMITS,
         }
     }
@@ -52,6 +57,7 @@ impl Emulator {
     pub async fn serve(&self, stream: Stream, session: &Session) -> io::Result<EndReason> {
         match self {
             Emulator::Generic => generic::serve(stream).await,
+            Emulator::Mysql(mysql) => mysql.serve(stream, session).await,
             Emulator::Redis(redis) => redis.serve(stream, session).await,
         }
     }
@@ -60,7 +66,7 @@ impl Emulator {
     pub fn answer(&self, datagram: &[u8], peer: SocketAddr, recorder: &Recorder) -> Option<Vec<u8>> {
         let _ = (datagram, peer, recorder);
         match self {
-            Emulator::Generic | Emulator::Redis(_) => None,
+            Emulator::Generic | Emulator::Mysql(_) | Emulator::Redis(_) => None,
         }
     }
 }
