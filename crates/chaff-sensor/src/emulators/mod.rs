@@ -10,6 +10,8 @@
 pub mod ftp;
 pub mod generic;
 pub mod http;
+pub mod mysql;
+pub mod redis;
 pub mod smtp;
 pub mod text_lines;
 
@@ -37,6 +39,10 @@ pub enum Emulator {
     /// Postfix, Exim or Sendmail (`smtp` and `smtp_relay`, ports 25 and 587); boxed, it is
     /// the largest.
     Smtp(Box<smtp::Smtp>),
+    /// `mysql` on 3306.
+    Mysql(mysql::Mysql),
+    /// `redis` on 6379 (boxed: its state is larger than the other variants').
+    Redis(Box<redis::Redis>),
 }
 
 impl Emulator {
@@ -51,6 +57,8 @@ impl Emulator {
             ("smtp" | "smtp_relay", Transport::Tcp, 25 | 587) => {
                 Emulator::Smtp(Box::new(smtp::Smtp::from_env(env)?))
             }
+            ("mysql", Transport::Tcp, 3306) => Emulator::Mysql(mysql::Mysql::from_env(env)?),
+            ("redis", Transport::Tcp, 6379) => Emulator::Redis(Box::new(redis::Redis::from_env(env)?)),
             _ => Emulator::Generic,
         })
     }
@@ -61,6 +69,8 @@ impl Emulator {
             Emulator::Generic | Emulator::Http(_) => TcpLimits::default(),
             Emulator::Ftp(_) => ftp::LIMITS,
             Emulator::Smtp(_) => smtp::LIMITS,
+            Emulator::Mysql(_) => mysql::LIMITS,
+            Emulator::Redis(_) => redis::LIMITS,
         }
     }
 
@@ -71,6 +81,8 @@ impl Emulator {
             Emulator::Ftp(ftp) => ftp.serve(stream, session).await,
             Emulator::Http(http) => http.serve(stream, session).await,
             Emulator::Smtp(smtp) => smtp.serve(stream, session).await,
+            Emulator::Mysql(mysql) => mysql.serve(stream, session).await,
+            Emulator::Redis(redis) => redis.serve(stream, session).await,
         }
     }
 
@@ -78,7 +90,12 @@ impl Emulator {
     pub fn answer(&self, datagram: &[u8], peer: SocketAddr, recorder: &Recorder) -> Option<Vec<u8>> {
         let _ = (datagram, peer, recorder);
         match self {
-            Emulator::Generic | Emulator::Ftp(_) | Emulator::Http(_) | Emulator::Smtp(_) => None,
+            Emulator::Generic
+            | Emulator::Ftp(_)
+            | Emulator::Http(_)
+            | Emulator::Mysql(_)
+            | Emulator::Redis(_)
+            | Emulator::Smtp(_) => None,
         }
     }
 }
