@@ -54,6 +54,7 @@ pub mod emulators;
 pub mod env;
 pub mod event;
 pub mod listener;
+pub mod persona;
 pub mod ports;
 pub mod recorder;
 

@@ -197,7 +197,7 @@ impl Tree {
              UNIX.groupname={owner};UNIX.mode=0{};UNIX.owner={uid};UNIX.ownername={owner};",
             mdtm(entry.mtime),
             entry.size(),
-            super::stable_hash(entry.path.as_bytes()) & 0xffff,
+            crate::persona::fnv1a(entry.path.as_bytes()) & 0xffff,
             octal_mode(entry.mode),
         );
         let _ = write!(facts, " {name}");

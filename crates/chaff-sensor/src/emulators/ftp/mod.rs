@@ -31,6 +31,7 @@ use super::text_lines::{LineRead, read_line};
 use crate::env::{ConfigError, Env};
 use crate::event::{EndReason, Fields};
 use crate::listener::{Session, Stream, TcpLimits};
+use crate::persona::fnv1a;
 
 /// Longest command line read whole (vsftpd's own limit).
 const MAX_LINE: usize = 4096;
@@ -60,11 +61,6 @@ pub struct Ftp {
     decky: String,
 }
 
-/// FNV-1a: a small stable hash for per-decky choices (not for secrets).
-pub(crate) fn stable_hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
 /// Whether a non-anonymous login of `user` with `password` on `decky` succeeds (see the
 /// module docs).
 pub fn login_accepted(decky: &str, user: &[u8], password: &[u8]) -> bool {
@@ -72,13 +68,13 @@ pub fn login_accepted(decky: &str, user: &[u8], password: &[u8]) -> bool {
         return false;
     }
     let key = [decky.as_bytes(), user, password].join(&0u8);
-    stable_hash(&key).is_multiple_of(LOGIN_ACCEPT_ONE_IN)
+    fnv1a(&key).is_multiple_of(LOGIN_ACCEPT_ONE_IN)
 }
 
 impl Ftp {
     pub fn from_env(env: &Env) -> Result<Ftp, ConfigError> {
         let distro = env.get_or("FTP_DISTRO", "debian");
-        let seed = stable_hash(env.decky().as_bytes());
+        let seed = fnv1a(env.decky().as_bytes());
         let server = Server::for_distro(distro, seed).ok_or_else(|| {
             let known: Vec<&str> = persona::known_distros().collect();
             ConfigError::new("FTP_DISTRO", format!("expected one of {}, got {distro:?}", known.join(", ")))

@@ -15,6 +15,7 @@
 
 mod wire;
 
+use crate::persona::decky_seed;
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -151,16 +152,6 @@ fn check_version(version: &str) -> Result<(), String> {
             "expected a server version like 8.0.36-0ubuntu0.22.04.1 (up to {MAX_VERSION_LEN} printable characters), got {version:?}"
         ))
     }
-}
-
-/// FNV-1a of `purpose` and the decky's name: the same decky always picks the same.
-fn decky_seed(decky: &str, purpose: &str) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    for b in purpose.bytes().chain([0]).chain(decky.bytes()) {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }
 
 /// The mysql emulator of one decky.

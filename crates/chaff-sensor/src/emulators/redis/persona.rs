@@ -141,16 +141,7 @@ fn distro_defaults(distro: &str) -> &'static DistroDefaults {
     DISTROS.iter().find(|d| d.distro == distro).unwrap_or(&DISTROS[0])
 }
 
-/// A generator seeded by `purpose` and the decky's name (FNV-1a): the same decky always
-/// draws the same values, different deckies different ones.
-pub fn decky_rng(decky: &str, purpose: &str) -> fastrand::Rng {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    for b in purpose.bytes().chain([0]).chain(decky.bytes()) {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    fastrand::Rng::with_seed(hash)
-}
+pub use crate::persona::decky_rng;
 
 pub fn random_hex(rng: &mut fastrand::Rng, len: usize) -> String {
     (0..len).map(|_| char::from_digit(rng.u32(0..16), 16).unwrap_or('0')).collect()
