@@ -8,6 +8,9 @@
 //! [`crate::listener`].
 
 pub mod generic;
+pub mod shell;
+pub mod ssh;
+pub mod telnet;
 
 use std::fmt;
 use std::io;
@@ -26,27 +29,36 @@ use crate::recorder::Recorder;
 pub enum Emulator {
     /// Accepts, reads and records; answers nothing.
     Generic,
+    /// SSH server with the fake shell.
+    Ssh(ssh::Ssh),
+    /// Telnet login with the fake shell.
+    Telnet(telnet::Telnet),
 }
 
 impl Emulator {
     /// The emulator for `port` of service `slug`, configured from `env`.
     pub fn for_port(slug: &str, port: Port, env: &Env) -> Result<Emulator, ConfigError> {
-        let _ = (slug, port, env);
-        Ok(Emulator::Generic)
+        Ok(match (slug, port.transport, port.number) {
+            ("ssh", Transport::Tcp, 22) => Emulator::Ssh(ssh::Ssh::from_env(env)?),
+            ("telnet", Transport::Tcp, 23) => Emulator::Telnet(telnet::Telnet::from_env(env)?),
+            _ => Emulator::Generic,
+        })
     }
 
     /// The limits of one connection to this emulator.
     pub fn limits(&self) -> TcpLimits {
         match self {
             Emulator::Generic => TcpLimits::default(),
+            Emulator::Ssh(_) | Emulator::Telnet(_) => TcpLimits::INTERACTIVE,
         }
     }
 
     /// Serves one TCP connection until it ends, and says why it ended.
     pub async fn serve(&self, stream: Stream, session: &Session) -> io::Result<EndReason> {
-        let _ = session;
         match self {
             Emulator::Generic => generic::serve(stream).await,
+            Emulator::Ssh(ssh) => ssh.serve(stream, session).await,
+            Emulator::Telnet(telnet) => telnet.serve(stream, session).await,
         }
     }
 
@@ -54,7 +66,7 @@ impl Emulator {
     pub fn answer(&self, datagram: &[u8], peer: SocketAddr, recorder: &Recorder) -> Option<Vec<u8>> {
         let _ = (datagram, peer, recorder);
         match self {
-            Emulator::Generic => None,
+            Emulator::Generic | Emulator::Ssh(_) | Emulator::Telnet(_) => None,
         }
     }
 }
