@@ -73,7 +73,7 @@ impl Telnet {
 
         let console =
             Console::open(&self.host, &account, session, "telnet", Start::Shell { term: Some("linux") }, 1);
-        let mut terminal = Terminal::new(console);
+        let mut terminal = Terminal::continuing(console, std::mem::take(&mut wire.editor));
         wire.write(&terminal.greeting()).await?;
         while let Some(input) = wire.read_data().await? {
             for reply in terminal.feed(&input) {

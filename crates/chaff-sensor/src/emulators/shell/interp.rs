@@ -17,12 +17,16 @@ use super::sysinfo::{self, Clock, Login};
 pub const MAX_OUTPUT: usize = 64 * 1024;
 /// Nested `$(...)`, `sh -c` and scripts, at most.
 const MAX_DEPTH: usize = 4;
-const MAX_HISTORY: usize = 1000;
-const MAX_VARIABLES: usize = 256;
+/// What one shell remembers is bounded in entries and in bytes: at most about 200 KiB per
+/// shell, whatever is typed (an SSH connection may run ten).
+const MAX_HISTORY: usize = 500;
+const MAX_HISTORY_BYTES: usize = 32 * 1024;
+const MAX_VARIABLES: usize = 128;
 const MAX_VARIABLE_LEN: usize = 4096;
+const MAX_VARIABLE_BYTES: usize = 32 * 1024;
 /// Files the session writes (`echo x > f`) live in memory, within these bounds.
-const MAX_SESSION_FILES: usize = 128;
-const MAX_SESSION_BYTES: usize = 1024 * 1024;
+const MAX_SESSION_FILES: usize = 64;
+const MAX_SESSION_BYTES: usize = 128 * 1024;
 /// `sleep` and failed `su` really wait, but never longer than this per line.
 const MAX_DELAY: Duration = Duration::from_secs(10);
 
@@ -450,10 +454,14 @@ impl Shell {
     }
 
     fn remember(&mut self, line: &str) {
-        if self.history.len() == MAX_HISTORY {
-            self.history.pop_front();
+        let line = truncate(line, MAX_VARIABLE_LEN);
+        let mut used: usize = self.history.iter().map(String::len).sum();
+        while self.history.len() >= MAX_HISTORY
+            || !self.history.is_empty() && used + line.len() > MAX_HISTORY_BYTES
+        {
+            used -= self.history.pop_front().map_or(0, |old| old.len());
         }
-        self.history.push_back(truncate(line, MAX_VARIABLE_LEN).to_owned());
+        self.history.push_back(line.to_owned());
     }
 
     /// Parses and runs `line` at nesting `depth`.
@@ -545,9 +553,16 @@ impl Shell {
         outcome: &mut Outcome,
         output: &mut Output,
     ) -> Io {
+        // Expansions can multiply a line (`$A$A$A...`); the words stay within the output bound.
         let mut words = Vec::new();
+        let mut size = 0;
         for word in &command.words {
-            words.extend(self.expand(word, depth, outcome, output));
+            for field in self.expand(word, depth, outcome, output) {
+                if size < MAX_OUTPUT {
+                    size += field.len();
+                    words.push(field);
+                }
+            }
         }
         let mut assignments = Vec::new();
         for (name, value) in &command.assignments {
@@ -685,6 +700,11 @@ impl Shell {
                     (captured.trim_end_matches('\n').to_owned(), *quoted)
                 }
             };
+            let expanded =
+                current.as_ref().map_or(0, String::len) + fields.iter().map(String::len).sum::<usize>();
+            if expanded > MAX_OUTPUT {
+                break;
+            }
             let splits =
                 matches!(part, Part::Var { quoted: false, .. } | Part::Command { quoted: false, .. });
             if !splits {
@@ -739,11 +759,19 @@ impl Shell {
         }
     }
 
+    /// Sets a variable, unless that would pass the shell's bounds (the assignment is lost,
+    /// as in a shell out of memory).
     pub(super) fn set_variable(&mut self, name: &str, value: String) {
-        if self.variables.len() >= MAX_VARIABLES && !self.variables.contains_key(name) {
+        let value = truncate(&value, MAX_VARIABLE_LEN);
+        let others: usize =
+            self.variables.iter().filter(|(k, _)| k.as_str() != name).map(|(k, v)| k.len() + v.len()).sum();
+        let new = !self.variables.contains_key(name);
+        if new && self.variables.len() >= MAX_VARIABLES
+            || others + name.len() + value.len() > MAX_VARIABLE_BYTES
+        {
             return;
         }
-        self.variables.insert(name.to_owned(), truncate(&value, MAX_VARIABLE_LEN).to_owned());
+        self.variables.insert(name.to_owned(), value.to_owned());
     }
 
     /// Runs a builtin or a program.

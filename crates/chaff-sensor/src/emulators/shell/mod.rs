@@ -207,7 +207,14 @@ pub struct Terminal {
 
 impl Terminal {
     pub fn new(console: Console) -> Terminal {
-        Terminal { console, editor: LineEditor::default(), ended: false }
+        Terminal::continuing(console, LineEditor::default())
+    }
+
+    /// A terminal whose input was being read by `editor` (the login dialogue): a line end
+    /// split across the switch (CR, then LF) stays one line end.
+    pub fn continuing(console: Console, mut editor: LineEditor) -> Terminal {
+        editor.echo = true;
+        Terminal { console, editor, ended: false }
     }
 
     /// The login banner and first prompt, ready for the wire.

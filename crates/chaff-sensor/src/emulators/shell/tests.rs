@@ -284,11 +284,26 @@ fn session_files_are_bounded() {
         run(&mut shell, &format!("echo {big} > /tmp/f{i}"));
     }
     let total: usize = shell.session_files.values().map(String::len).sum();
-    assert!(total <= 1024 * 1024, "{total}");
+    assert!(total <= 128 * 1024, "{total}");
     for i in 0..300 {
         run(&mut shell, &format!("touch /tmp/t{i}"));
     }
-    assert!(shell.session_files.len() <= 128);
+    assert!(shell.session_files.len() <= 64);
+}
+
+#[test]
+fn memory_is_bounded_whatever_is_typed() {
+    let mut shell = root("debian");
+    for i in 0..2000 {
+        run(&mut shell, &format!("V{i}=$(cat /proc/cpuinfo)"));
+    }
+    let variables: usize = shell.variables.iter().map(|(k, v)| k.len() + v.len()).sum();
+    assert!(variables <= 32 * 1024, "{variables}");
+    let history: usize = shell.history.iter().map(String::len).sum();
+    assert!(history <= 32 * 1024 && shell.history.len() <= 500, "{history}");
+    run(&mut shell, "A=$(cat /proc/cpuinfo)");
+    let line = format!("echo {}", "$A".repeat(2000));
+    assert!(shell.run(&line).text().len() <= super::interp::MAX_OUTPUT);
 }
 
 #[test]

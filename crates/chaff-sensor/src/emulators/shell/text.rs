@@ -1,6 +1,7 @@
 //! The text filters intruders pipe output through (`grep`, `wc`, `head`, `awk '{print $2}'`,
 //! `base64 -d`, ...): pure functions of their arguments and input text.
 
+use std::cell::Cell;
 use std::fmt::Write as _;
 
 /// A parsed filter invocation's result: output, errors, exit status.
@@ -23,12 +24,15 @@ impl Filtered {
 
 /// Regular expressions as `grep` takes them: literals, `.`, `*`, `+`, `?` (extended),
 /// `^`, `$`, bracket classes and alternation (`|` extended, `\|` basic). Matching is
-/// backtracking with a step budget, so no pattern can make a line cost more than
-/// [`Regex::MAX_STEPS`].
+/// backtracking within a step budget shared by every line one expression is run on, so no
+/// pattern and no input can make one `grep` cost more than [`Regex::MAX_STEPS`] steps:
+/// once spent, nothing more matches.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Regex {
     alternatives: Vec<Vec<Atom>>,
     ignore_case: bool,
+    /// Steps left.
+    budget: Cell<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,7 +68,8 @@ impl Item {
 }
 
 impl Regex {
-    pub const MAX_STEPS: usize = 100_000;
+    /// About a millisecond of matching.
+    pub const MAX_STEPS: usize = 200_000;
 
     /// Compiles `pattern`; `extended` is `grep -E`, `fixed` is `grep -F`.
     pub fn new(pattern: &str, extended: bool, fixed: bool, ignore_case: bool) -> Regex {
@@ -78,48 +83,57 @@ impl Regex {
         } else {
             split_alternatives(pattern, extended).iter().map(|p| compile(p, extended)).collect()
         };
-        Regex { alternatives, ignore_case }
+        Regex { alternatives, ignore_case, budget: Cell::new(Self::MAX_STEPS) }
     }
 
     /// The first match in `line`: (start, end) in chars.
     pub fn find(&self, line: &str) -> Option<(usize, usize)> {
+        let limit = self.budget.get();
+        if limit == 0 {
+            return None;
+        }
         let chars: Vec<char> = line.chars().collect();
         let mut steps = 0;
-        for start in 0..=chars.len() {
+        let mut found = None;
+        'search: for start in 0..=chars.len() {
             for atoms in &self.alternatives {
-                if let Some(end) = self.match_here(atoms, &chars, start, start, &mut steps) {
-                    return Some((start, end));
+                if let Some(end) = self.match_here(atoms, &chars, start, start, (&mut steps, limit)) {
+                    found = Some((start, end));
+                    break 'search;
                 }
             }
-            if steps > Self::MAX_STEPS {
-                return None;
+            if steps > limit {
+                break;
             }
         }
-        None
+        self.budget.set(limit.saturating_sub(steps));
+        found.filter(|_| steps <= limit)
     }
 
     pub fn is_match(&self, line: &str) -> bool {
         self.find(line).is_some()
     }
 
+    /// The end of a match of `atoms` at `pos`, counting steps against `limit`.
     fn match_here(
         &self,
         atoms: &[Atom],
         text: &[char],
         start: usize,
         pos: usize,
-        steps: &mut usize,
+        (steps, limit): (&mut usize, usize),
     ) -> Option<usize> {
         *steps += 1;
-        if *steps > Self::MAX_STEPS {
+        if *steps > limit {
             return None;
         }
         let Some((atom, rest)) = atoms.split_first() else { return Some(pos) };
         match atom {
-            Atom::Start => {
-                (pos == 0 && start == 0).then(|| self.match_here(rest, text, start, pos, steps))?
+            Atom::Start => (pos == 0 && start == 0)
+                .then(|| self.match_here(rest, text, start, pos, (&mut *steps, limit)))?,
+            Atom::End => {
+                (pos == text.len()).then(|| self.match_here(rest, text, start, pos, (&mut *steps, limit)))?
             }
-            Atom::End => (pos == text.len()).then(|| self.match_here(rest, text, start, pos, steps))?,
             Atom::Repeat { item, min, max } => {
                 let mut count = 0;
                 while max.is_none_or(|max| count < max)
@@ -133,10 +147,10 @@ impl Regex {
                     if count < *min {
                         return None;
                     }
-                    if let Some(end) = self.match_here(rest, text, start, pos + count, steps) {
+                    if let Some(end) = self.match_here(rest, text, start, pos + count, (&mut *steps, limit)) {
                         return Some(end);
                     }
-                    if count == 0 || *steps > Self::MAX_STEPS {
+                    if count == 0 || *steps > limit {
                         return None;
                     }
                     count -= 1;
@@ -865,8 +879,13 @@ mod tests {
         let evil = Regex::new("a*a*a*a*a*a*a*a*b", false, false, false);
         let text = "a".repeat(4000);
         let started = std::time::Instant::now();
-        assert!(!evil.is_match(&text));
+        for _ in 0..1000 {
+            assert!(!evil.is_match(&text));
+        }
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // The budget is spent: even an easy line no longer matches.
+        assert!(!evil.is_match("b"));
+        assert!(Regex::new("a*b", false, false, false).is_match("b"));
     }
 
     #[test]
