@@ -403,6 +403,21 @@ fn ssh_identification_follows_the_distro() {
 }
 
 #[test]
+fn ssh_scanner_leaving_after_the_banner_is_an_eof() {
+    let (addr, log) = serve_ssh(&[]);
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // Read the whole line, as nmap does: closing with unread data would be a reset.
+    let mut banner = vec![0u8; "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n".len()];
+    stream.read_exact(&mut banner).unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    drop(stream);
+    let events = wait_for(&log, "disconnect", |e| kinds(e).contains(&"disconnect"));
+    assert_eq!(kinds(&events), ["listening", "connect", "disconnect"]);
+    assert_eq!(events[2]["reason"], "eof");
+}
+
+#[test]
 fn ssh_configuration_reaches_the_shell() {
     let capture = scratch_dir("capture");
     let capture_dir = capture.to_string_lossy().into_owned();

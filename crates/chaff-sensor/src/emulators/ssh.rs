@@ -85,8 +85,8 @@ impl Ssh {
     pub fn from_env(env: &Env) -> Result<Ssh, ConfigError> {
         let settings = Settings::from_env(env, "SSH")?;
         let host = Arc::new(Host::new(settings, SystemTime::now()));
-        let keys = host_keys()
-            .map_err(|e| ConfigError::new("SSH_DISTRO", format!("cannot generate host keys: {e}")))?;
+        let keys =
+            host_keys().map_err(|e| ConfigError::new("SSH", format!("cannot generate host keys: {e}")))?;
         Ok(Ssh { config: Arc::new(server_config(&host, keys)), host })
     }
 
@@ -95,18 +95,33 @@ impl Ssh {
         let (served, stream) = TiedStream::new(stream);
         let shared = Arc::new(Shared::default());
         let handler = Connection::new(Arc::clone(&self.host), session.clone(), Arc::clone(&shared));
-        let running = server::run_stream(Arc::clone(&self.config), stream, handler).await.map_err(into_io)?;
-        // Set before the session task first runs: the handshake needs the client's replies.
-        let _ = shared.handle.set(running.handle());
-        let result = running.await;
+        let result = match server::run_stream(Arc::clone(&self.config), stream, handler).await {
+            Ok(running) => {
+                // Set before the session task first runs: the handshake needs the client's
+                // replies first.
+                let _ = shared.handle.set(running.handle());
+                running.await
+            }
+            Err(e) => Err(e),
+        };
         drop(served);
         let ended =
             if shared.closed_by_server.load(Ordering::Relaxed) { EndReason::Closed } else { EndReason::Eof };
         match result {
             Ok(()) => Ok(ended),
-            Err(russh::Error::IO(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(ended),
+            Err(e) if client_left(&e) => Ok(ended),
             Err(e) => Err(into_io(e)),
         }
+    }
+}
+
+/// Whether russh failed only because the client closed its side (before or after its
+/// identification).
+fn client_left(error: &russh::Error) -> bool {
+    match error {
+        russh::Error::Disconnect => true,
+        russh::Error::IO(e) => e.kind() == io::ErrorKind::UnexpectedEof,
+        _ => false,
     }
 }
 
