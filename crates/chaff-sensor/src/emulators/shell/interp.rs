@@ -198,6 +198,11 @@ pub struct Shell {
     pub(super) session_dirs: BTreeSet<String>,
     /// Line number in a script (error messages of `bash -c` name it).
     line: u32,
+    /// Subshells running (`sh -c`, scripts, `$(...)`, pipeline members): `exit` in one
+    /// ends only it.
+    subshells: usize,
+    /// `exit` ran in the innermost subshell.
+    leaving_subshell: bool,
     /// A fixed clock (tests); the system clock otherwise.
     pub(super) clock: Option<u64>,
 }
@@ -218,6 +223,8 @@ impl Shell {
             session_files: BTreeMap::new(),
             session_dirs: BTreeSet::new(),
             line: 0,
+            subshells: 0,
+            leaving_subshell: false,
             clock: None,
         };
         shell.enter(account.clone(), true);
@@ -479,7 +486,7 @@ impl Shell {
             }
         };
         for pipeline in &pipelines {
-            if outcome.exit || outcome.secret_prompt.is_some() {
+            if outcome.exit || outcome.secret_prompt.is_some() || self.leaving_subshell {
                 break;
             }
             let skip = match pipeline.join {
@@ -494,18 +501,43 @@ impl Shell {
         output
     }
 
-    /// Runs every line of `script` (a file, `sh -c`, stdin of `sh`).
+    /// Runs `run` in a subshell: an `exit` inside ends only the subshell, and what it
+    /// changed in the shell itself (directory, variables, `su`) is undone when it ends.
+    /// Files it wrote stay.
+    fn subshell<T>(&mut self, run: impl FnOnce(&mut Shell) -> T) -> T {
+        let frames = self.frames.len();
+        let cwd = self.cwd().to_owned();
+        let variables = self.variables.clone();
+        self.subshells += 1;
+        let result = run(self);
+        self.subshells -= 1;
+        self.leaving_subshell = false;
+        self.leave_to(frames);
+        self.frame_mut().cwd = cwd;
+        self.variables = variables;
+        result
+    }
+
+    /// Leaves `su` shells until `frames` remain (at least the login shell).
+    fn leave_to(&mut self, frames: usize) {
+        while self.frames.len() > frames.max(1) && self.leave().is_some() {}
+    }
+
+    /// Runs every line of `script` (a file, `sh -c`, stdin of `sh`) in a subshell.
     pub(super) fn run_script(&mut self, script: &str, depth: usize, outcome: &mut Outcome) -> Io {
-        let mut output = Output::default();
-        for line in script.lines() {
-            if outcome.exit || depth > MAX_DEPTH {
-                break;
+        let output = self.subshell(|shell| {
+            let mut output = Output::default();
+            for line in script.lines() {
+                if outcome.exit || shell.leaving_subshell || depth > MAX_DEPTH {
+                    break;
+                }
+                if line.starts_with("#!") || line.trim().is_empty() {
+                    continue;
+                }
+                output.extend(shell.execute(line, depth + 1, outcome));
             }
-            if line.starts_with("#!") || line.trim().is_empty() {
-                continue;
-            }
-            output.extend(self.execute(line, depth + 1, outcome));
-        }
+            output
+        });
         let interleaved = output.chunks;
         let text = |wanted: Fd| -> String {
             interleaved.iter().filter(|(fd, _)| *fd == wanted).map(|(_, text)| text.as_str()).collect()
@@ -524,7 +556,13 @@ impl Shell {
         let mut status = 0;
         let last = pipeline.commands.len() - 1;
         for (i, command) in pipeline.commands.iter().enumerate() {
-            let io = self.simple(command, input.take(), depth, outcome, output);
+            // The members of a real pipeline are subshells: `cd` or `exit` there changes nothing.
+            let io = if last > 0 {
+                let stdin = input.take();
+                self.subshell(|shell| shell.simple(command, stdin, depth, outcome, output))
+            } else {
+                self.simple(command, input.take(), depth, outcome, output)
+            };
             status = io.status;
             if i == last && !io.interleaved.is_empty() {
                 for (fd, text) in &io.interleaved {
@@ -537,7 +575,7 @@ impl Shell {
                 output.push(Fd::Err, &io.err);
                 input = Some(io.out);
             }
-            if outcome.exit {
+            if outcome.exit || self.leaving_subshell {
                 break;
             }
         }
@@ -694,7 +732,7 @@ impl Shell {
                     let captured = if depth >= MAX_DEPTH {
                         String::new()
                     } else {
-                        let inner = self.execute(line, depth + 1, outcome);
+                        let inner = self.subshell(|shell| shell.execute(line, depth + 1, outcome));
                         inner.split(output)
                     };
                     (captured.trim_end_matches('\n').to_owned(), *quoted)
@@ -855,6 +893,10 @@ impl Shell {
     fn exit(&mut self, args: &[String], outcome: &mut Outcome) -> Io {
         let status =
             args.first().and_then(|a| a.parse::<i64>().ok()).map_or(self.status, |s| s.rem_euclid(256) as u8);
+        if self.subshells > 0 {
+            self.leaving_subshell = true;
+            return Io { status, ..Io::default() };
+        }
         if let Some(frame) = self.leave() {
             let mut io = Io::ok(if frame.login { "logout\n" } else { "exit\n" });
             io.status = status;
@@ -1013,10 +1055,11 @@ impl Shell {
         depth: usize,
         outcome: &mut Outcome,
     ) -> Io {
+        let frames = self.frames.len();
         self.enter(account, login);
         let Some(command) = command else { return Io::ok("") };
         let io = self.run_script(&command, depth, outcome);
-        self.leave();
+        self.leave_to(frames);
         io
     }
 
@@ -1092,9 +1135,14 @@ impl Shell {
                 1,
             );
         }
+        // sudo runs programs: a builtin (`cd`, `exit`) is not found.
+        if self.which(&rest[0]).is_none() {
+            return Io::fail(format!("sudo: {}: command not found\n", rest[0]), 1);
+        }
+        let frames = self.frames.len();
         self.frames.push(Frame { account: root, cwd: self.cwd().to_owned(), login: false });
         let io = self.dispatch(rest, input, depth, outcome);
-        self.frames.pop();
+        self.leave_to(frames);
         io
     }
 

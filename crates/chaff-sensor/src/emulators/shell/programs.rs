@@ -189,7 +189,7 @@ impl Shell {
             ),
             "mount" => Io::fail("mount: only root can do that.\n", 1),
             "clear" | "reset" => Io::ok("\u{1b}[H\u{1b}[2J\u{1b}[3J"),
-            "sh" | "bash" | "ash" | "dash" | "zsh" => self.subshell(name, args, stdin, depth, outcome),
+            "sh" | "bash" | "ash" | "dash" | "zsh" => self.sh(name, args, stdin, depth, outcome),
             "apt" | "apt-get" => self.apt(name, args),
             "yum" | "dnf" => self.dnf(name, args),
             "apk" => self.apk(args),
@@ -669,14 +669,7 @@ impl Shell {
     }
 
     /// `sh -c LINE`, `sh SCRIPT`, or `sh` reading commands from a pipe.
-    fn subshell(
-        &mut self,
-        name: &str,
-        args: &[String],
-        stdin: &str,
-        depth: usize,
-        outcome: &mut Outcome,
-    ) -> Io {
+    fn sh(&mut self, name: &str, args: &[String], stdin: &str, depth: usize, outcome: &mut Outcome) -> Io {
         if let Some(i) = args.iter().position(|a| a == "-c") {
             let line = args.get(i + 1).cloned().unwrap_or_default();
             return self.run_script(&line, depth, outcome);

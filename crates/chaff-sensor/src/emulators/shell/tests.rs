@@ -368,6 +368,29 @@ fn sudo_runs_as_root() {
 }
 
 #[test]
+fn exit_in_a_subshell_ends_only_the_subshell() {
+    let mut shell = root("debian");
+    for line in [
+        "sh -c 'exit 3'",
+        "echo $(exit)",
+        "exit | cat",
+        "bash -c 'echo a; exit; echo b'",
+        "su -c exit deploy",
+    ] {
+        let outcome = shell.run(line);
+        assert!(!outcome.exit, "{line}");
+    }
+    assert_eq!(run(&mut shell, "sh -c 'echo a; exit 4; echo b'; echo $?"), "a\n4\n");
+    assert_eq!(run(&mut shell, "cd /tmp | true; pwd"), "/root\n");
+    assert_eq!(run(&mut shell, "whoami"), "root\n");
+    let mut user = user("ubuntu22");
+    assert_eq!(run(&mut user, "sudo exit"), "sudo: exit: command not found\n");
+    assert_eq!(run(&mut user, "sudo cd /root"), "sudo: cd: command not found\n");
+    assert_eq!(run(&mut user, "sudo su -c whoami; whoami"), "root\ndeploy\n");
+    assert_eq!(user.prompt(), "deploy@web-01:~$ ");
+}
+
+#[test]
 fn exit_ends_the_login_shell() {
     let mut shell = root("debian");
     let outcome: Outcome = shell.run("exit");
@@ -436,4 +459,102 @@ fn package_managers_fail_offline() {
     assert!(run(&mut root("rocky9"), "yum install -y nmap").contains("Failed to download metadata"));
     assert_eq!(run(&mut root("rocky9"), "apt-get update"), "-bash: apt-get: command not found\n");
     assert!(run(&mut root("alpine"), "apk add nmap").contains("nmap (no such package)"));
+}
+
+/// Random lines built from the shell's own syntax never panic, never print beyond the
+/// bound, and never take long.
+#[test]
+fn random_input_is_harmless() {
+    const PIECES: &[&str] = &[
+        "echo",
+        "ls",
+        "-la",
+        "cat",
+        "/etc/passwd",
+        "/proc/",
+        "grep",
+        "-E",
+        "'a*b|c'",
+        "\"$(",
+        ")",
+        "`",
+        "'",
+        "\"",
+        "|",
+        "||",
+        "&&",
+        ";",
+        "&",
+        ">",
+        ">>",
+        "2>&1",
+        "<",
+        "<<<",
+        "$A",
+        "${",
+        "}",
+        "~",
+        "..",
+        "/",
+        "*",
+        "\\",
+        "cd",
+        "su",
+        "sudo",
+        "-i",
+        "exit",
+        "wget",
+        "http://x/",
+        "curl",
+        "awk",
+        "'{print $1}'",
+        "sh",
+        "-c",
+        "base64",
+        "-d",
+        "printf",
+        "%s%s",
+        "A=",
+        "export",
+        "history",
+        "tr",
+        "a-z",
+        "cut",
+        "-d:",
+        "-f1",
+        "ps",
+        "aux",
+        "uname",
+        "-a",
+        "\u{0}",
+        "\u{1b}[A",
+        "é",
+        "\n",
+        "$((1+1))",
+        "#",
+        "for",
+        "do",
+        "done",
+        "busybox",
+        "sleep",
+        "1",
+    ];
+    let mut rng = fastrand::Rng::with_seed(7);
+    for distro in ["debian", "alpine", "kali", "rocky9"] {
+        for mode in [Mode::Interactive, Mode::Script] {
+            let mut shell = shell_as(distro, "deploy", mode);
+            let started = std::time::Instant::now();
+            for _ in 0..1500 {
+                let words = rng.usize(0..24);
+                let line: Vec<&str> = (0..words).map(|_| PIECES[rng.usize(..PIECES.len())]).collect();
+                let separator = if rng.bool() { " " } else { "" };
+                let outcome = shell.run(&line.join(separator));
+                assert!(outcome.text().len() <= super::interp::MAX_OUTPUT);
+                if outcome.exit {
+                    shell = shell_as(distro, "deploy", mode);
+                }
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "{distro}: {:?}", started.elapsed());
+        }
+    }
 }

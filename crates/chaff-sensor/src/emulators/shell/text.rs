@@ -162,11 +162,11 @@ impl Regex {
 
 /// Splits a pattern on top-level alternation.
 fn split_alternatives(pattern: &str, extended: bool) -> Vec<String> {
-    let mut out = vec![String::new()];
+    let mut out = Vec::new();
+    let mut current = String::new();
     let mut chars = pattern.chars().peekable();
     let mut in_class = false;
     while let Some(c) = chars.next() {
-        let current = out.last_mut().expect("never empty");
         match c {
             '[' if !in_class => {
                 in_class = true;
@@ -176,10 +176,10 @@ fn split_alternatives(pattern: &str, extended: bool) -> Vec<String> {
                 in_class = false;
                 current.push(c);
             }
-            '|' if extended && !in_class => out.push(String::new()),
+            '|' if extended && !in_class => out.push(std::mem::take(&mut current)),
             '\\' if !in_class && chars.peek() == Some(&'|') && !extended => {
                 chars.next();
-                out.push(String::new());
+                out.push(std::mem::take(&mut current));
             }
             '\\' => {
                 current.push(c);
@@ -190,6 +190,7 @@ fn split_alternatives(pattern: &str, extended: bool) -> Vec<String> {
             c => current.push(c),
         }
     }
+    out.push(current);
     out
 }
 
