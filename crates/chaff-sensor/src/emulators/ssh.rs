@@ -42,7 +42,8 @@ const MAX_EXEC_COMMAND: usize = 16 * 1024;
 const PASSWORD_FAILURE_DELAY: Duration = Duration::from_millis(2000);
 
 /// Key exchange, ciphers and MACs as OpenSSH 8/9 offers them, minus what russh lacks
-/// (sntrup761, umac).
+/// (sntrup761, umac). Strict key exchange (the Terrapin fix) is advertised by every
+/// persona, as their patched packages do; `ext-info-s` only from OpenSSH 9.6.
 const KEX: &[kex::Name] = &[
     kex::CURVE25519,
     kex::CURVE25519_PRE_RFC_8731,
@@ -56,6 +57,12 @@ const KEX: &[kex::Name] = &[
     kex::EXTENSION_SUPPORT_AS_SERVER,
     kex::EXTENSION_OPENSSH_STRICT_KEX_AS_SERVER,
 ];
+
+/// [`KEX`] as the persona's OpenSSH version lists it.
+fn key_exchanges(host: &Host) -> Vec<kex::Name> {
+    let extension_info = host.distro.openssh_version() >= (9, 6);
+    KEX.iter().copied().filter(|name| extension_info || *name != kex::EXTENSION_SUPPORT_AS_SERVER).collect()
+}
 const HOST_KEYS: &[Algorithm] = &[Algorithm::Ecdsa { curve: EcdsaCurve::NistP256 }, Algorithm::Ed25519];
 const CIPHERS: &[cipher::Name] = &[
     cipher::CHACHA20_POLY1305,
@@ -158,7 +165,7 @@ fn server_config(host: &Host, keys: Vec<PrivateKey>) -> server::Config {
         keepalive_interval: None,
         nodelay: true,
         preferred: Preferred {
-            kex: KEX.into(),
+            kex: key_exchanges(host).into(),
             key: HOST_KEYS.into(),
             cipher: CIPHERS.into(),
             mac: MACS.into(),
@@ -679,6 +686,10 @@ mod tests {
             SshId::Raw(id) => panic!("raw id {id}"),
         }
         assert_eq!(ssh.config.keys.len(), 2);
+        assert!(!ssh.config.preferred.kex.contains(&kex::EXTENSION_SUPPORT_AS_SERVER));
+        assert!(ssh.config.preferred.kex.contains(&kex::EXTENSION_OPENSSH_STRICT_KEX_AS_SERVER));
+        let alpine = Ssh::from_env(&Env::from_pairs([("SSH_DISTRO", "alpine")])).unwrap();
+        assert!(alpine.config.preferred.kex.contains(&kex::EXTENSION_SUPPORT_AS_SERVER));
         assert_eq!(ssh.config.methods, methods());
         let error = Ssh::from_env(&Env::from_pairs([("SSH_DISTRO", "beos")])).err().unwrap();
         assert_eq!(error.var, "SSH_DISTRO");

@@ -80,6 +80,13 @@ impl Distro {
         format!("SSH-2.0-{}", self.sshd_version)
     }
 
+    /// OpenSSH's (major, minor) version, from the identification (`OpenSSH_8.9p1 ...`).
+    pub fn openssh_version(&self) -> (u32, u32) {
+        let version = self.sshd_version.trim_start_matches("OpenSSH_");
+        let mut numbers = version.split(|c: char| !c.is_ascii_digit()).map(|n| n.parse().unwrap_or(0));
+        (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0))
+    }
+
     pub fn uses_systemd(&self) -> bool {
         self.family != Family::Alpine
     }
@@ -336,6 +343,15 @@ mod tests {
             // RFC 4253 4.2: printable US-ASCII, at most 255 bytes with CR LF.
             assert!(line.len() <= 253 && line.bytes().all(|b| (0x20..0x7f).contains(&b)), "{line}");
         }
+    }
+
+    #[test]
+    fn openssh_versions() {
+        let version = |slug| Distro::named(slug).unwrap().openssh_version();
+        assert_eq!(version("debian"), (9, 2));
+        assert_eq!(version("ubuntu22"), (8, 9));
+        assert_eq!(version("centos7"), (7, 4));
+        assert_eq!(version("alpine"), (9, 6));
     }
 
     #[test]
