@@ -11,7 +11,7 @@ use chaff_sensor::recorder::MemoryLog;
 use serde_json::Value;
 
 mod support;
-use support::{events, kinds, wait_for};
+use support::{kinds, wait_for};
 
 const DECKY: &str = "decky-07";
 
@@ -387,6 +387,36 @@ fn ssh_forwarding_is_recorded_and_refused() {
 }
 
 #[test]
+fn ssh_serves_on_the_sensors_single_threaded_runtime() {
+    // The sensor runs one current-thread runtime (src/main.rs); russh spawns each session
+    // on it.
+    use chaff_sensor::emulators::Emulator;
+    use chaff_sensor::{Env, Port, Recorder, Transport};
+    let vars = env("SSH", &[]);
+    let env = Env::from_pairs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let emulator = Emulator::for_port("ssh", Port { number: 22, transport: Transport::Tcp }, &env).unwrap();
+    let limits = emulator.limits();
+    let (recorder, log) = Recorder::memory(DECKY, "ssh");
+    let listener = std::net::TcpListener::bind(support::loopback()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let emulator = std::sync::Arc::new(emulator);
+            chaff_sensor::listener::serve_tcp(listener, emulator, limits, std::sync::Arc::new(recorder))
+                .await;
+        });
+    });
+    let out =
+        run(&mut ssh_with_password(addr, "root", "toor", &[], &["whoami"]), b"", Duration::from_secs(30));
+    assert_eq!(text(&out.stdout), "root\n", "{}", text(&out.stderr));
+    let events = wait_for(&log, "disconnect", |e| kinds(e).contains(&"disconnect"));
+    assert_eq!(of_kind(&events, "command")[0]["command"], "whoami");
+}
+
+#[test]
 fn ssh_identification_follows_the_distro() {
     for (distro, expected) in [
         ("debian", "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
@@ -615,8 +645,14 @@ fn telnet_user_logs_in_and_runs_commands() {
 }
 
 #[test]
-fn telnet_root_password_is_configurable() {
-    let (addr, log) = serve_telnet(&[("TELNET_ROOT_PASSWORD", "vizxv"), ("TELNET_DISTRO", "alpine")]);
+fn telnet_root_password_and_capture_directory_are_configurable() {
+    let capture = scratch_dir("telnet-capture");
+    let capture_dir = capture.to_string_lossy().into_owned();
+    let (addr, log) = serve_telnet(&[
+        ("TELNET_ROOT_PASSWORD", "vizxv"),
+        ("TELNET_DISTRO", "alpine"),
+        ("TELNET_CAPTURE_DIR", capture_dir.as_str()),
+    ]);
     let mut client = RawTelnet::connect(addr);
     client.until("login: ");
     client.send(b"root\r\n");
@@ -629,9 +665,14 @@ fn telnet_root_password_is_configurable() {
     assert_eq!(client.until_text("# "), "/bin/busybox MIRAI\r\nMIRAI: applet not found\r\ndecky-07:~# ");
     client.send(b"exit\r\n");
     assert_eq!(client.rest(), "exit\r\nlogout\r\n");
-    let events = events(&log);
+    let events = wait_for(&log, "disconnect", |e| kinds(e).contains(&"disconnect"));
     assert_eq!(of_kind(&events, "auth")[0]["password"], "vizxv");
     assert_eq!(of_kind(&events, "command")[0]["command"], "/bin/busybox MIRAI");
+    let transcript = of_kind(&events, "session")[0]["transcript"].as_str().unwrap().to_owned();
+    assert!(Path::new(&transcript).starts_with(&capture), "{transcript}");
+    let written = std::fs::read_to_string(&transcript).unwrap();
+    assert!(written.contains("decky-07:~# /bin/busybox MIRAI\nMIRAI: applet not found\n"), "{written}");
+    std::fs::remove_dir_all(capture).unwrap();
 }
 
 /// Serves ssh on 127.0.0.1:2222 and telnet on 127.0.0.1:2323 for ten minutes, to probe by
