@@ -191,9 +191,9 @@ impl Shell {
             "clear" | "reset" => Io::ok("\u{1b}[H\u{1b}[2J\u{1b}[3J"),
             "sh" | "bash" | "ash" | "dash" | "zsh" => self.sh(name, args, stdin, depth, outcome),
             "apt" | "apt-get" => self.apt(name, args),
-            "yum" | "dnf" => self.dnf(name, args),
+            "yum" | "dnf" => self.dnf(args),
             "apk" => self.apk(args),
-            "pacman" => self.pacman(args),
+            "pacman" => self.pacman(),
             "systemctl" | "service" => self.systemctl(name, args),
             _ => Io::ok(""),
         }
@@ -574,17 +574,20 @@ impl Shell {
             if self.lookup(&path).is_some() {
                 continue;
             }
-            if !self.may_write(&path) || self.lookup(super::fs::parent(&path)).is_none() {
-                let why = if self.lookup(super::fs::parent(&path)).is_none() {
-                    "No such file or directory"
-                } else {
-                    "Permission denied"
-                };
-                io.err.push_str(&format!("touch: cannot touch '{file}': {why}\n"));
-                io.status = 1;
-                continue;
+            let error = if self.lookup(super::fs::parent(&path)).is_none() {
+                Some("No such file or directory")
+            } else if !self.may_write(&path) {
+                Some("Permission denied")
+            } else {
+                None
+            };
+            match error {
+                Some(error) => {
+                    io.err.push_str(&format!("touch: cannot touch '{file}': {error}\n"));
+                    io.status = 1;
+                }
+                None => self.write_file(&path, "", true),
             }
-            self.write_file(&path, "", true);
         }
         io
     }
@@ -883,7 +886,7 @@ impl Shell {
         }
     }
 
-    fn dnf(&self, name: &str, args: &[String]) -> Io {
+    fn dnf(&self, args: &[String]) -> Io {
         if !self.account().is_root()
             && args.iter().any(|a| matches!(a.as_str(), "install" | "update" | "upgrade" | "remove"))
         {
@@ -892,7 +895,6 @@ impl Shell {
                 1,
             );
         }
-        let _ = name;
         Io {
             out: String::new(),
             err: "Errors during downloading metadata for repository 'baseos':\n  - Curl error (6): Couldn't resolve host name for \
@@ -923,11 +925,10 @@ impl Shell {
         )
     }
 
-    fn pacman(&self, args: &[String]) -> Io {
+    fn pacman(&self) -> Io {
         if !self.account().is_root() {
             return Io::fail("error: you cannot perform this operation unless you are root.\n", 1);
         }
-        let _ = args;
         Io::fail(
             ":: Synchronizing package databases...\nerror: failed retrieving file 'core.db' from geo.mirror.pkgbuild.com : \
              Could not resolve host: geo.mirror.pkgbuild.com\nerror: failed to synchronize all databases (invalid url for server)\n",
