@@ -12,7 +12,10 @@ pub mod generic;
 pub mod http;
 pub mod mysql;
 pub mod redis;
+pub mod shell;
 pub mod smtp;
+pub mod ssh;
+pub mod telnet;
 pub mod text_lines;
 
 use std::fmt;
@@ -43,6 +46,10 @@ pub enum Emulator {
     Mysql(mysql::Mysql),
     /// `redis` on 6379 (boxed: its state is larger than the other variants').
     Redis(Box<redis::Redis>),
+    /// SSH server with the fake shell.
+    Ssh(ssh::Ssh),
+    /// Telnet login with the fake shell.
+    Telnet(telnet::Telnet),
 }
 
 impl Emulator {
@@ -59,6 +66,8 @@ impl Emulator {
             }
             ("mysql", Transport::Tcp, 3306) => Emulator::Mysql(mysql::Mysql::from_env(env)?),
             ("redis", Transport::Tcp, 6379) => Emulator::Redis(Box::new(redis::Redis::from_env(env)?)),
+            ("ssh", Transport::Tcp, 22) => Emulator::Ssh(ssh::Ssh::from_env(env)?),
+            ("telnet", Transport::Tcp, 23) => Emulator::Telnet(telnet::Telnet::from_env(env)?),
             _ => Emulator::Generic,
         })
     }
@@ -71,6 +80,7 @@ impl Emulator {
             Emulator::Smtp(_) => smtp::LIMITS,
             Emulator::Mysql(_) => mysql::LIMITS,
             Emulator::Redis(_) => redis::LIMITS,
+            Emulator::Ssh(_) | Emulator::Telnet(_) => TcpLimits::INTERACTIVE,
         }
     }
 
@@ -83,6 +93,8 @@ impl Emulator {
             Emulator::Smtp(smtp) => smtp.serve(stream, session).await,
             Emulator::Mysql(mysql) => mysql.serve(stream, session).await,
             Emulator::Redis(redis) => redis.serve(stream, session).await,
+            Emulator::Ssh(ssh) => ssh.serve(stream, session).await,
+            Emulator::Telnet(telnet) => telnet.serve(stream, session).await,
         }
     }
 
@@ -95,7 +107,9 @@ impl Emulator {
             | Emulator::Http(_)
             | Emulator::Mysql(_)
             | Emulator::Redis(_)
-            | Emulator::Smtp(_) => None,
+            | Emulator::Smtp(_)
+            | Emulator::Ssh(_)
+            | Emulator::Telnet(_) => None,
         }
     }
 }
