@@ -19,7 +19,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::{debug, info};
 
-use crate::{Store, StoreError, Timestamp, rfc3339};
+use chaff_time as rfc3339;
+
+use crate::{Store, StoreError, Timestamp};
 
 /// The kind of a stored line that is not a sensor event.
 pub const MALFORMED_KIND: &str = "malformed";

@@ -21,7 +21,6 @@ mod events;
 mod fleets;
 mod hosts;
 mod lifecycle;
-pub mod rfc3339;
 mod schema;
 mod text;
 mod time;
@@ -31,6 +30,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+/// Re-exported: event times are RFC 3339 text on the way in and out.
+pub use chaff_time as rfc3339;
 pub use error::StoreError;
 pub use events::{
     DEFAULT_MAX_AGE, DEFAULT_MAX_EVENTS, EventOrigin, EventQuery, Ingested, MALFORMED_KIND, NewEvent,
