@@ -137,7 +137,7 @@ async fn close_open<D: DockerApi>(inner: &Arc<Inner<D>>, ids: &[Uuid], reason: &
 }
 
 /// Runs `f` with the engine on the blocking pool (the store and the plugins are synchronous).
-async fn blocking<D: DockerApi, T: Send + 'static>(
+pub(crate) async fn blocking<D: DockerApi, T: Send + 'static>(
     inner: &Arc<Inner<D>>,
     f: impl FnOnce(&Inner<D>) -> T + Send + 'static,
 ) -> T {
