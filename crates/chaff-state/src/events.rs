@@ -6,8 +6,9 @@
 //! * a line is stored at most once: (container, Docker timestamp, `seq`) is unique and
 //!   ingestion is `INSERT OR IGNORE`, so re-reading a log (a resume, two processes following
 //!   one container) adds nothing;
-//! * a container's read cursor moves in the same transaction as its lines and never
-//!   backwards, so after a crash a reader resumes exactly where the committed lines end;
+//! * a container's read cursor (its last line ingested, [`EventCursor`]) moves in the same
+//!   transaction as its lines and never backwards, so after a crash a reader resumes exactly
+//!   where the committed lines end;
 //! * retention (count and age, [`Retention`]) runs inside ingestion, at most once per
 //!   [`PRUNE_EVERY_EVENTS`] inserted events or [`PRUNE_EVERY`] of time, never per row.
 
@@ -26,7 +27,8 @@ use crate::{Store, StoreError, Timestamp};
 /// The kind of a stored line that is not a sensor event.
 pub const MALFORMED_KIND: &str = "malformed";
 
-/// Events kept at most; the oldest (by id) go first.
+/// Events kept at most; the oldest (by id) go first. The cap counts ids, which may have gaps
+/// (see [`StoredEvent::id`]): the store holds at most this many, a few fewer after duplicates.
 pub const DEFAULT_MAX_EVENTS: u64 = 1_000_000;
 /// Events older than this (by their `ts`) are removed.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -141,7 +143,8 @@ fn sensor_fields(object: &Map<String, Value>) -> Option<SensorFields> {
 /// An event as stored.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StoredEvent {
-    /// Increasing in ingestion order, never reused (follow with [`EventQuery::after_id`]).
+    /// Increasing in ingestion order, never reused (follow with [`EventQuery::after_id`]);
+    /// there may be gaps (a line found to be a duplicate uses up an id).
     pub id: i64,
     pub container: String,
     pub docker_ts_ns: i64,
@@ -205,6 +208,21 @@ impl StoredEvent {
             Value::Null => None,
             other => Some(other.to_string()),
         }
+    }
+}
+
+/// Where a container's log was read up to: its last line ingested. Lines are ordered by
+/// (Docker timestamp, position among lines of that timestamp).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct EventCursor {
+    pub docker_ts_ns: i64,
+    pub seq: u32,
+}
+
+impl EventCursor {
+    /// Whether the line (`docker_ts_ns`, `seq`) is at or before this cursor: stored already.
+    pub fn covers(self, docker_ts_ns: i64, seq: u32) -> bool {
+        (docker_ts_ns, seq) <= (self.docker_ts_ns, self.seq)
     }
 }
 
@@ -272,10 +290,11 @@ const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 /// The cursor only moves forward, whoever writes.
-const ADVANCE_CURSOR: &str =
-    "INSERT INTO event_cursors (container, docker_ts, updated_at) VALUES (?1, ?2, ?3)
-    ON CONFLICT (container) DO UPDATE SET docker_ts = max(docker_ts, excluded.docker_ts),
-                                          updated_at = excluded.updated_at";
+const ADVANCE_CURSOR: &str = "INSERT INTO event_cursors (container, docker_ts, seq, updated_at)
+    VALUES (?1, ?2, ?3, ?4)
+    ON CONFLICT (container) DO UPDATE SET docker_ts = excluded.docker_ts, seq = excluded.seq,
+                                          updated_at = excluded.updated_at
+    WHERE (excluded.docker_ts, excluded.seq) > (event_cursors.docker_ts, event_cursors.seq)";
 
 const EVENT_COLUMNS: &str =
     "id, container, docker_ts, fleet, decky, service, kind, ts, src_ip, dst_port, raw";
@@ -296,12 +315,13 @@ impl Store {
     pub fn ingest_events(&mut self, events: Vec<NewEvent>, now: Timestamp) -> Result<Ingested, StoreError> {
         let mut ingested = Ingested::default();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut cursors: HashMap<String, i64> = HashMap::new();
+        let mut cursors: HashMap<String, EventCursor> = HashMap::new();
         {
             let mut insert = tx.prepare_cached(INSERT_EVENT)?;
             for event in events {
-                let cursor = cursors.entry(event.container.clone()).or_insert(event.docker_ts_ns);
-                *cursor = (*cursor).max(event.docker_ts_ns);
+                let line = EventCursor { docker_ts_ns: event.docker_ts_ns, seq: event.seq };
+                let cursor = cursors.entry(event.container.clone()).or_insert(line);
+                *cursor = (*cursor).max(line);
                 let changed = insert.execute(params![
                     event.container,
                     event.docker_ts_ns,
@@ -322,8 +342,8 @@ impl Store {
                 }
             }
             let mut advance = tx.prepare_cached(ADVANCE_CURSOR)?;
-            for (container, docker_ts) in &cursors {
-                advance.execute(params![container, docker_ts, now])?;
+            for (container, cursor) in &cursors {
+                advance.execute(params![container, cursor.docker_ts_ns, cursor.seq, now])?;
             }
         }
         self.retention.inserted_since_prune += ingested.inserted.len() as u64;
@@ -347,14 +367,11 @@ impl Store {
         Ok(pruned)
     }
 
-    /// The Docker timestamp (ns) of the last line ingested from `container`, if any.
-    pub fn event_cursor(&self, container: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT docker_ts FROM event_cursors WHERE container = ?1", [container], |row| {
-                row.get(0)
-            })
-            .optional()?)
+    /// The last line ingested from `container`, if any.
+    pub fn event_cursor(&self, container: &str) -> Result<Option<EventCursor>, StoreError> {
+        let read = |row: &Row<'_>| Ok(EventCursor { docker_ts_ns: row.get(0)?, seq: row.get(1)? });
+        let sql = "SELECT docker_ts, seq FROM event_cursors WHERE container = ?1";
+        Ok(self.conn.query_row(sql, [container], read).optional()?)
     }
 
     /// Forgets the cursors of containers not in `keep` (containers that no longer exist);

@@ -34,8 +34,8 @@ use rusqlite::Connection;
 pub use chaff_time as rfc3339;
 pub use error::StoreError;
 pub use events::{
-    DEFAULT_MAX_AGE, DEFAULT_MAX_EVENTS, EventOrigin, EventQuery, Ingested, MALFORMED_KIND, NewEvent,
-    PRUNE_EVERY, PRUNE_EVERY_EVENTS, Retention, StoredEvent,
+    DEFAULT_MAX_AGE, DEFAULT_MAX_EVENTS, EventCursor, EventOrigin, EventQuery, Ingested, MALFORMED_KIND,
+    NewEvent, PRUNE_EVERY, PRUNE_EVERY_EVENTS, Retention, StoredEvent,
 };
 pub use fleets::{DeckyRecord, FleetRecord, StoredFleet};
 pub use hosts::{HostKind, HostRecord, LOCAL_HOST_ID};

@@ -5,7 +5,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use chaff_state::{
-    EventOrigin, EventQuery, MALFORMED_KIND, NewEvent, Retention, Store, StoredEvent, Timestamp,
+    EventCursor, EventOrigin, EventQuery, MALFORMED_KIND, NewEvent, Retention, Store, StoredEvent, Timestamp,
 };
 
 const T0: Timestamp = Timestamp::from_unix_millis(1_714_566_896_000);
@@ -55,7 +55,8 @@ fn a_batch_is_stored_once_with_its_cursor_and_read_back_intact() {
     let batch = lines(&redis, 5);
     let ingested = store.ingest_events(batch.clone(), T0).unwrap();
     assert_eq!((ingested.inserted.len(), ingested.duplicates), (5, 0));
-    assert_eq!(store.event_cursor("c-redis").unwrap(), Some(DOCKER_T0 + 4_000_000));
+    let last = EventCursor { docker_ts_ns: DOCKER_T0 + 4_000_000, seq: 0 };
+    assert_eq!(store.event_cursor("c-redis").unwrap(), Some(last));
     assert_eq!(store.event_cursor("c-other").unwrap(), None);
 
     let all = store.events(&EventQuery::default()).unwrap();
@@ -75,7 +76,7 @@ fn a_batch_is_stored_once_with_its_cursor_and_read_back_intact() {
     assert_eq!(store.count_events(&EventQuery::default()).unwrap(), 5);
     // An older line never moves the cursor back.
     store.ingest_events(lines(&redis, 1), T0).unwrap();
-    assert_eq!(store.event_cursor("c-redis").unwrap(), Some(DOCKER_T0 + 4_000_000));
+    assert_eq!(store.event_cursor("c-redis").unwrap(), Some(last));
 }
 
 #[test]
@@ -86,7 +87,12 @@ fn lines_sharing_a_docker_timestamp_are_told_apart_by_their_position() {
     let same = |seq| NewEvent::from_line(&redis, DOCKER_T0, seq, line("web-01", "redis", "connect", 0, 1));
     let stored = store.ingest_events(vec![same(0), same(1)], T0).unwrap();
     assert_eq!(stored.inserted.len(), 2, "two identical lines at one instant are two events");
+    assert_eq!(store.event_cursor("c-redis").unwrap(), Some(EventCursor { docker_ts_ns: DOCKER_T0, seq: 1 }));
     assert_eq!(store.ingest_events(vec![same(0), same(1), same(2)], T0).unwrap().inserted.len(), 1);
+    let cursor = store.event_cursor("c-redis").unwrap().unwrap();
+    assert_eq!(cursor, EventCursor { docker_ts_ns: DOCKER_T0, seq: 2 });
+    assert!(cursor.covers(DOCKER_T0, 2) && cursor.covers(DOCKER_T0 - 1, 9));
+    assert!(!cursor.covers(DOCKER_T0, 3) && !cursor.covers(DOCKER_T0 + 1, 0));
 }
 
 #[test]

@@ -15,6 +15,19 @@ const SECONDS_PER_DAY: i64 = 86_400;
 /// digits past the ninth are ignored (truncated); leap seconds (`:60`) are refused. `None`
 /// too outside what an `i64` of nanoseconds holds (years 1677–2262).
 pub fn parse_nanos(text: &str) -> Option<i64> {
+    let (seconds, fraction) = parse_seconds(text)?;
+    seconds.checked_mul(NANOS_PER_SECOND)?.checked_add(fraction)
+}
+
+/// `text` as milliseconds since the Unix epoch (the fraction truncated), like
+/// [`parse_nanos`] but for every year 0000–9999.
+pub fn parse_millis(text: &str) -> Option<i64> {
+    let (seconds, fraction) = parse_seconds(text)?;
+    Some(seconds * 1000 + fraction / 1_000_000)
+}
+
+/// Whole seconds since the epoch and the fraction in nanoseconds.
+fn parse_seconds(text: &str) -> Option<(i64, i64)> {
     let bytes = text.as_bytes();
     if bytes.len() < 20 || bytes[4] != b'-' || bytes[7] != b'-' || bytes[13] != b':' || bytes[16] != b':' {
         return None;
@@ -35,13 +48,7 @@ pub fn parse_nanos(text: &str) -> Option<i64> {
     let (fraction, rest) = fraction_nanos(&bytes[19..])?;
     let offset_seconds = offset(rest)?;
     let days = days_from_civil(year, month, day);
-    let seconds = days * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second - offset_seconds;
-    seconds.checked_mul(NANOS_PER_SECOND)?.checked_add(fraction)
-}
-
-/// `text` as milliseconds since the Unix epoch (truncated), like [`parse_nanos`].
-pub fn parse_millis(text: &str) -> Option<i64> {
-    parse_nanos(text).map(|nanos| nanos.div_euclid(1_000_000))
+    Some((days * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second - offset_seconds, fraction))
 }
 
 /// `millis` since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (the sensor's form). Years
@@ -177,10 +184,13 @@ mod tests {
             "2024-05-01T12:34:56+24:00",
             "2024-05-01T12:34:56Zjunk",
             "２０２４-05-01T12:34:56Z",
-            "9999-12-31T23:59:59Z", // past what i64 nanoseconds hold
         ] {
             assert_eq!(parse_nanos(bad), None, "{bad:?}");
+            assert_eq!(parse_millis(bad), None, "{bad:?}");
         }
+        // Past what i64 nanoseconds hold, but not milliseconds.
+        assert_eq!(parse_nanos("2999-01-01T00:00:00Z"), None);
+        assert_eq!(parse_millis("9999-12-31T23:59:59.999Z"), Some(253_402_300_799_999));
         assert_eq!(parse_nanos("2024-02-29T00:00:00Z"), Some(1_709_164_800 * NANOS_PER_SECOND), "leap day");
     }
 

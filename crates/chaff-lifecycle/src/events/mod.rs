@@ -28,7 +28,7 @@ use chaff_bus::{Event, topics};
 use chaff_docker::{ContainerState, DockerApi};
 use chaff_engine::LogTarget;
 use chaff_engine::naming::labels;
-use chaff_state::{EventOrigin, EventQuery, NewEvent, StoredEvent};
+use chaff_state::{EventCursor, EventOrigin, EventQuery, NewEvent, StoredEvent};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
@@ -164,7 +164,7 @@ fn add(collected: &mut Collected, stored: Vec<StoredEvent>) {
 pub(crate) async fn cursor_of<D: DockerApi>(
     inner: &Arc<Inner<D>>,
     container: &str,
-) -> Result<Option<i64>, OpError> {
+) -> Result<Option<EventCursor>, OpError> {
     let container = container.to_owned();
     blocking(inner, move |inner| Ok(lock(&inner.store).event_cursor(&container)?)).await
 }

@@ -181,7 +181,7 @@ fn a_version_2_database_with_data_keeps_it_and_gains_events() {
     let event = || crate::NewEvent::from_line(&origin, 7, 0, line.to_owned());
     assert_eq!(store.ingest_events(vec![event()], T1).unwrap().inserted.len(), 1);
     assert_eq!(store.ingest_events(vec![event()], T1).unwrap().duplicates, 1);
-    assert_eq!(store.event_cursor("c1").unwrap(), Some(7));
+    assert_eq!(store.event_cursor("c1").unwrap().map(|c| (c.docker_ts_ns, c.seq)), Some((7, 0)));
     let port: i64 = store
         .conn
         .query_row("SELECT json_extract(data, '$.dst_port') FROM events", [], |row| row.get(0))

@@ -33,12 +33,12 @@ CREATE INDEX events_by_ts ON events (ts);
 CREATE INDEX events_by_decky ON events (decky, id);
 CREATE INDEX events_by_kind ON events (kind, id);
 
--- Per container: the docker_ts of the last line ingested. A reader resumes from the start of
--- that second (Docker's `since` has whole seconds) and skips what is older; lines of that
--- very timestamp are read again and ignored as duplicates. Moved in the same transaction as
--- the lines, never backwards.
+-- Per container: the line last ingested, (docker_ts, seq). A reader resumes from the start of
+-- that second (Docker's `since` has whole seconds) and skips every line up to and including
+-- it. Moved in the same transaction as the lines, never backwards.
 CREATE TABLE event_cursors (
     container  TEXT PRIMARY KEY NOT NULL,
     docker_ts  INTEGER NOT NULL,
+    seq        INTEGER NOT NULL CHECK (seq >= 0),
     updated_at INTEGER NOT NULL
 );
