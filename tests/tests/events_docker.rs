@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use chaff_bus::{Bus, Pattern, Received};
 use chaff_docker::BollardDocker;
 use chaff_engine::data_dir::DataDir;
-use chaff_lifecycle::{DeployRequest, Engine, EngineOptions, ErrorCode, LifecycleStatus};
+use chaff_lifecycle::{
+    DeployRequest, Engine, EngineOptions, ErrorCode, LifecycleStatus, TeardownTarget, Uuid,
+};
 use chaff_state::{EventQuery, Store, StoredEvent, Timestamp};
 use chaff_tests::{connect_and_send, container_ip, docker, remove_everything_of};
 
@@ -33,26 +35,18 @@ struct Lab {
 }
 
 impl Lab {
-    async fn deploy(fleet: &str, decky: &str, subnet: u8, log_target: &str) -> Lab {
+    async fn deploy(fleet: &str, decky: &str, subnet: u8, log_target: Option<&str>) -> Lab {
         remove_everything_of(fleet);
         let lab = Lab { fleet: fleet.to_owned(), decky: decky.to_owned(), db: tempfile::tempdir().unwrap() };
         let engine = lab.engine();
+        let log_target = log_target.map(|t| format!("log_target = {t}\n")).unwrap_or_default();
         let ini = format!(
-            "[general]\nname = {fleet}\nnet = 10.245.{subnet}.0/24\ngw = 10.245.{subnet}.1\nlog_target = {log_target}\n\n\
+            "[general]\nname = {fleet}\nnet = 10.245.{subnet}.0/24\ngw = 10.245.{subnet}.1\n{log_target}\n\
              [{decky}]\nservices = redis\n"
         );
         let fleet_model = engine.import_ini(&ini, fleet, false).expect("INI imports");
         let ids = engine.deploy(DeployRequest { fleet: fleet_model, replace: false }).unwrap().lifecycle_ids;
-        let started = Instant::now();
-        loop {
-            let rows = engine.lifecycle(&ids).unwrap();
-            if rows.iter().all(|r| r.status.is_terminal()) {
-                assert!(rows.iter().all(|r| r.status == LifecycleStatus::Succeeded), "{rows:#?}");
-                break;
-            }
-            assert!(started.elapsed() < HANG_GUARD, "deploy still running");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        succeeded(&engine, &ids).await;
         engine.shutdown().await;
         lab
     }
@@ -79,6 +73,19 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         remove_everything_of(&self.fleet);
+    }
+}
+
+async fn succeeded(engine: &Engine<BollardDocker>, ids: &[Uuid]) {
+    let started = Instant::now();
+    loop {
+        let rows = engine.lifecycle(ids).unwrap();
+        if rows.iter().all(|r| r.status.is_terminal()) {
+            assert!(rows.iter().all(|r| r.status == LifecycleStatus::Succeeded), "{rows:#?}");
+            return;
+        }
+        assert!(started.elapsed() < HANG_GUARD, "operation still running: {rows:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -137,7 +144,7 @@ async fn collected_events_are_stored_once_across_restarts_repeats_and_fresh_engi
     let syslog = UdpSocket::bind("127.0.0.1:0").unwrap();
     syslog.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let target = format!("udp://127.0.0.1:{}", syslog.local_addr().unwrap().port());
-    let lab = Lab::deploy("ev-once", "evo-a", 1, &target).await;
+    let lab = Lab::deploy("ev-once", "evo-a", 1, Some(&target)).await;
 
     let bus = Bus::new();
     let mut observed = bus.subscribe(Pattern::new("attacker.observed").unwrap());
@@ -205,7 +212,7 @@ async fn the_follower_reattaches_after_a_restart_and_forwards_over_tcp() {
     let _serial = SERIAL.lock().await;
     let syslog = TcpListener::bind("127.0.0.1:0").unwrap();
     let target = format!("tcp://127.0.0.1:{}", syslog.local_addr().unwrap().port());
-    let lab = Lab::deploy("ev-follow", "evf-a", 2, &target).await;
+    let lab = Lab::deploy("ev-follow", "evf-a", 2, Some(&target)).await;
 
     let engine = lab.engine();
     let following = tokio::spawn({
@@ -271,6 +278,28 @@ fn octet_frames(mut stream: &str) -> Vec<String> {
         stream = &rest[length..];
     }
     messages
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_containers_log_is_read_before_the_container_is_removed() {
+    let _serial = SERIAL.lock().await;
+    let lab = Lab::deploy("ev-gone", "evg-a", 5, None).await;
+    let port = lab.attack(b"QUIT\r\n");
+    // Docker has the client's lines; nobody has collected them.
+    let started = Instant::now();
+    while !docker(&["logs", &lab.redis()])
+        .contains(&format!("\"src_port\":{port},\"dst_port\":6379,\"conn\":1,\"bytes_in\""))
+    {
+        assert!(started.elapsed() < HANG_GUARD, "the sensor never logged the disconnect");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let engine = lab.engine();
+    let ids = engine.teardown(TeardownTarget::Decky(lab.decky.clone())).unwrap().lifecycle_ids;
+    succeeded(&engine, &ids).await;
+    assert!(chaff_tests::fleet_container_ids(&lab.fleet).is_empty(), "the decky is gone");
+    let events = stored(&engine, &lab.decky);
+    assert_eq!(of_client(&events, port), once(&["connect", "disconnect"]), "{events:#?}");
+    engine.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,8 @@
 //!   (its owner label) are read — never another database's, never a base container;
 //! * a line is stored once whoever reads it and however often (see [`reader`] and the store),
 //!   so catch-up, following, a second process and a restart may all overlap;
+//! * a service container the runner removes (teardown, mutation, recreation, service
+//!   removal) has its log read to the end first, best effort;
 //! * every event stored by this process is published on `attacker.observed` (type: the
 //!   event's kind, payload: [`StoredEvent::to_json`] plus `fleet`) and offered to its fleet's
 //!   forwarder; neither can fail or slow ingestion.
@@ -103,7 +105,29 @@ impl<D: DockerApi> Engine<D> {
 /// The origins of this database's service containers, running or not.
 async fn event_sources<D: DockerApi>(inner: &Inner<D>) -> Result<Vec<EventOrigin>, OpError> {
     let containers = inner.docker.managed_containers().await?;
-    Ok(containers.iter().filter_map(|c| event_origin(&inner.owner, &c.id, &c.name, &c.labels)).collect())
+    Ok(containers.iter().filter_map(|c| container_origin(&inner.owner, c)).collect())
+}
+
+/// This database's service containers by container name (what the runner's steps name).
+pub(crate) async fn sources_by_name<D: DockerApi>(
+    inner: &Inner<D>,
+) -> Result<HashMap<String, EventOrigin>, OpError> {
+    let containers = inner.docker.managed_containers().await?;
+    Ok(containers.iter().filter_map(|c| Some((c.name.clone(), container_origin(&inner.owner, c)?))).collect())
+}
+
+/// Reads a service container's log to its end before the container is removed (its log goes
+/// with it). Best effort: a failure is logged, and the removal goes ahead.
+pub(crate) async fn save_before_removal<D: DockerApi>(inner: &Arc<Inner<D>>, origin: &EventOrigin) {
+    match collect_container(inner, origin.clone()).await {
+        Ok(collected) if collected.stored > 0 => {
+            tracing::debug!(container = %origin.container, stored = collected.stored, "events saved before removal")
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(container = %origin.container, %error, "events not saved before removal")
+        }
+    }
 }
 
 /// Where the lines of a container come from, if it is one of `owner`'s service containers.
