@@ -29,7 +29,7 @@ const DOCKER_T0: i64 = 1_714_566_896_000_000_000;
 fn workload() -> Vec<(EventOrigin, i64, String)> {
     let origins: Vec<EventOrigin> = (0..CONTAINERS)
         .map(|i| EventOrigin {
-            container: format!("{:064x}", 0xc0ffee_0000u64 + i as u64),
+            container: format!("{:064x}", 0x00c0_ffee_0000_u64 + i as u64),
             fleet: "lab".into(),
             decky: format!("decky-{:02}", i / 2),
             service: ["ssh", "http"][i % 2].into(),
