@@ -32,3 +32,35 @@ pub fn network_exists(fleet: &str) -> bool {
     let inspect = Command::new("docker").args(["network", "inspect", &format!("chaff_{fleet}")]).output();
     inspect.expect("the docker CLI runs").status.success()
 }
+
+/// The address of a running container on its (single) network.
+pub fn container_ip(name: &str) -> String {
+    docker(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name])
+}
+
+/// Connects to `ip:port` from this host, sends `bytes`, closes; returns the local (source)
+/// port the sensor will report. Retries the connection for a few seconds: a sensor that was
+/// just (re)started may not listen yet.
+pub fn connect_and_send(ip: &str, port: u16, bytes: &[u8]) -> u16 {
+    use std::io::Write;
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    let address: std::net::SocketAddr = format!("{ip}:{port}").parse().expect("an address");
+    let started = Instant::now();
+    loop {
+        match TcpStream::connect_timeout(&address, Duration::from_secs(2)) {
+            Ok(mut stream) => {
+                stream.write_all(bytes).expect("send to the sensor");
+                let local = stream.local_addr().expect("a local address").port();
+                stream.shutdown(std::net::Shutdown::Both).ok();
+                return local;
+            }
+            Err(error) if started.elapsed() < Duration::from_secs(20) => {
+                eprintln!("connect {address}: {error}; retrying");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(error) => panic!("cannot connect to {address}: {error}"),
+        }
+    }
+}

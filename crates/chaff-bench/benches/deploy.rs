@@ -38,8 +38,8 @@ use std::time::{Duration, Instant, SystemTime};
 use chaff_bus::Bus;
 use chaff_docker::images::{SensorImage, ensure_sensor_image};
 use chaff_docker::{
-    BollardDocker, ContainerRequest, ContainerState, DockerApi, DockerError, EngineVersion,
-    NetworkCreateRequest, NetworkState, container_request, network_request,
+    BollardDocker, ContainerRequest, ContainerState, DockerApi, DockerError, EngineVersion, LogStream,
+    NetworkCreateRequest, NetworkState, StartStream, container_request, network_request,
 };
 use chaff_engine::data_dir::DataDir;
 use chaff_engine::naming::labels;
@@ -793,6 +793,20 @@ impl DockerApi for TimedDocker {
 
     async fn build_image(&self, tag: &str, context: Vec<u8>) -> Result<(), DockerError> {
         self.timed(Call::BuildImage, self.inner.build_image(tag, context)).await
+    }
+
+    // Not part of a deploy: passed through untimed.
+    async fn container_logs(
+        &self,
+        id: &str,
+        since_unix_seconds: i64,
+        follow: bool,
+    ) -> Result<LogStream<'_>, DockerError> {
+        self.inner.container_logs(id, since_unix_seconds, follow).await
+    }
+
+    async fn container_starts(&self) -> Result<StartStream<'_>, DockerError> {
+        self.inner.container_starts().await
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod catalogue;
 mod detach;
+mod events;
 mod exit;
 mod ops;
 mod plugins;
@@ -79,7 +80,9 @@ enum Command {
     },
     /// Show lifecycle rows by id
     Lifecycle(ops::LifecycleArgs),
-    /// Run scheduled mutation until interrupted
+    /// Show what the sensors saw (after reading the containers' logs); --follow keeps going
+    Events(events::EventsArgs),
+    /// Run scheduled mutation and event collection until interrupted
     Watch,
 }
 
@@ -110,6 +113,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Mutate(args) => ops::run(&data_dir, ops::Verb::Mutate(args)),
         Command::Service { command } => ops::run(&data_dir, ops::Verb::Service(command)),
         Command::Lifecycle(args) => ops::run(&data_dir, ops::Verb::Lifecycle(args)),
+        Command::Events(args) => ops::run(&data_dir, ops::Verb::Events(args)),
         Command::Watch => ops::run(&data_dir, ops::Verb::Watch),
     }
 }

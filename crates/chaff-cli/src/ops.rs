@@ -1,4 +1,4 @@
-//! The lifecycle verbs: deploy, status, teardown, mutate, service, lifecycle, watch.
+//! The lifecycle verbs: deploy, status, teardown, mutate, service, lifecycle, events, watch.
 //!
 //! Each verb starts the engine (state in the data directory, built-in and trusted plugins,
 //! the Docker engine `DOCKER_HOST` names or the local socket), recovers what a previous run
@@ -132,6 +132,7 @@ pub enum Verb {
     Service(ServiceCommand),
     Status(StatusArgs),
     Lifecycle(LifecycleArgs),
+    Events(crate::events::EventsArgs),
     Watch,
 }
 
@@ -151,7 +152,7 @@ impl Verb {
             Verb::Service(ServiceCommand::Add { follow, .. })
             | Verb::Service(ServiceCommand::Remove { follow, .. })
             | Verb::Service(ServiceCommand::Config { follow, .. }) => Some(follow),
-            Verb::Status(_) | Verb::Lifecycle(_) | Verb::Watch => None,
+            Verb::Status(_) | Verb::Lifecycle(_) | Verb::Events(_) | Verb::Watch => None,
         }
     }
 }
@@ -229,6 +230,7 @@ async fn dispatch(
     let accepted = match verb {
         Verb::Status(args) => return status(engine, args.json).await,
         Verb::Lifecycle(args) => return lifecycle(engine, &args),
+        Verb::Events(args) => return crate::events::run(engine, args).await,
         Verb::Watch => return watch(engine).await,
         Verb::Deploy(args) => {
             let text = std::fs::read_to_string(&args.config).map_err(|e| {
@@ -483,7 +485,7 @@ fn lifecycle(engine: &Engine<BollardDocker>, args: &LifecycleArgs) -> Result<(),
 }
 
 async fn watch(engine: &Engine<BollardDocker>) -> Result<(), CliError> {
-    eprintln!("watching: mutating deckies as their intervals come due (Ctrl-C stops)");
+    eprintln!("watching: mutating deckies as their intervals come due and collecting events (Ctrl-C stops)");
     tokio::select! {
         () = engine.watch() => Ok(()),
         signal = tokio::signal::ctrl_c() => {

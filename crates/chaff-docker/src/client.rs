@@ -4,16 +4,21 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::models::EventMessage;
 use bollard::models::{ContainerSummary, Network, NetworkCreateRequest};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, EventsOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
-use futures_util::StreamExt;
+use futures_util::{StreamExt, stream};
 use tokio::sync::OnceCell;
 
+use crate::logs::LineAssembler;
 use crate::{
-    ContainerRequest, ContainerState, DockerApi, DockerError, EngineVersion, MANAGED_LABEL, NetworkState,
+    ContainerRequest, ContainerStarted, ContainerState, DockerApi, DockerError, EngineVersion, LogStream,
+    MANAGED_LABEL, NetworkState, StartStream,
 };
 
 /// Seconds a container gets between SIGTERM and SIGKILL when Chaff removes it. Our sensor
@@ -69,6 +74,47 @@ impl BollardDocker {
 
 fn managed_filter() -> HashMap<&'static str, Vec<String>> {
     HashMap::from([("label", vec![format!("{MANAGED_LABEL}=true")])])
+}
+
+/// The stdout frames of a log stream as lines: frames are joined by a [`LineAssembler`],
+/// stderr is left out, and an unfinished last line is given when the stream ends. A frame
+/// without a timestamp cannot come with `timestamps=true`; one would be logged and skipped.
+fn log_lines<'a>(
+    frames: impl futures_util::Stream<Item = Result<LogOutput, DockerError>> + Send + 'a,
+) -> LogStream<'a> {
+    let state = (Box::pin(frames), LineAssembler::default(), false);
+    stream::unfold(state, |(mut frames, mut lines, mut done)| async move {
+        loop {
+            if done {
+                return None;
+            }
+            let frame = match frames.next().await {
+                Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => message,
+                Some(Ok(_)) => continue,
+                Some(Err(error)) => {
+                    done = true;
+                    return Some((Err(error), (frames, lines, done)));
+                }
+                None => {
+                    done = true;
+                    let last = lines.finish()?;
+                    return Some((Ok(last), (frames, lines, done)));
+                }
+            };
+            match lines.push(&frame) {
+                Ok(Some(line)) => return Some((Ok(line), (frames, lines, done))),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "log frame skipped"),
+            }
+        }
+    })
+    .boxed()
+}
+
+/// A start event as [`ContainerStarted`]; other events (the filter asks for none) are `None`.
+fn container_started(event: EventMessage) -> Option<ContainerStarted> {
+    let actor = event.actor?;
+    Some(ContainerStarted { id: actor.id?, labels: actor.attributes.unwrap_or_default() })
 }
 
 fn container_state(summary: ContainerSummary) -> ContainerState {
@@ -226,5 +272,47 @@ impl DockerApi for BollardDocker {
             }
         }
         Ok(())
+    }
+
+    async fn container_logs(
+        &self,
+        id: &str,
+        since_unix_seconds: i64,
+        follow: bool,
+    ) -> Result<LogStream<'_>, DockerError> {
+        let client = self.client().await?;
+        // The API's `since` is an i32 of seconds; past 2038 read from the start (the cursor
+        // still skips what was read).
+        let since = i32::try_from(since_unix_seconds.max(0)).unwrap_or(0);
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(false)
+            .timestamps(true)
+            .follow(follow)
+            .since(since)
+            .build();
+        let action = format!("read the log of container {id}");
+        let frames = client
+            .logs(id, Some(options))
+            .map(move |item| item.map_err(|e| DockerError::from_bollard(e, &action, &self.endpoint)));
+        Ok(log_lines(frames))
+    }
+
+    async fn container_starts(&self) -> Result<StartStream<'_>, DockerError> {
+        let client = self.client().await?;
+        let filters = HashMap::from([
+            ("type", vec!["container".to_owned()]),
+            ("event", vec!["start".to_owned()]),
+            ("label", vec![format!("{MANAGED_LABEL}=true")]),
+        ]);
+        let options = EventsOptionsBuilder::new().filters(&filters).build();
+        let events = client.events(Some(options)).filter_map(move |item| {
+            let mapped = match item {
+                Ok(event) => container_started(event).map(Ok),
+                Err(e) => Some(Err(DockerError::from_bollard(e, "watch container events", &self.endpoint))),
+            };
+            std::future::ready(mapped)
+        });
+        Ok(events.boxed())
     }
 }

@@ -4,6 +4,8 @@
 //! * [`DockerApi`] is the narrow seam the lifecycle runner drives Docker through, implemented
 //!   by [`BollardDocker`] against a real engine (local unix socket by default, `DOCKER_HOST`
 //!   honoured);
+//! * [`logs`] turns Docker's timestamped log frames into lines; [`DockerApi::container_logs`]
+//!   and [`DockerApi::container_starts`] are what the event follower reads;
 //! * [`images`] makes sure every image a fleet needs is on the machine before anything is
 //!   created: Chaff's own sensor image is built locally from the embedded static binary, any
 //!   other image must already be present — Chaff never pulls, so an offline lab never hangs
@@ -12,6 +14,7 @@
 mod client;
 mod error;
 pub mod images;
+pub mod logs;
 pub mod request;
 
 use std::collections::HashMap;
@@ -20,6 +23,7 @@ use std::future::Future;
 pub use bollard::models::NetworkCreateRequest;
 pub use client::BollardDocker;
 pub use error::DockerError;
+use futures_util::stream::BoxStream;
 pub use request::{ContainerRequest, SpecError, container_request, network_request};
 
 /// Label every Chaff container and network carries (value `true`); listing filters on it.
@@ -55,6 +59,29 @@ pub struct NetworkState {
     /// The first IPAM subnet, when there is one.
     pub subnet: Option<String>,
 }
+
+/// One line of a container's stdout, as its log holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// Docker's timestamp of the line (when the daemon read it), nanoseconds since the epoch.
+    pub docker_ts_ns: i64,
+    /// The line without its newline (see [`logs::LineAssembler`] for lines Docker split).
+    pub text: String,
+}
+
+/// A container's log lines, in log order.
+pub type LogStream<'a> = BoxStream<'a, Result<LogLine, DockerError>>;
+
+/// A managed container was started (created and started, or restarted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerStarted {
+    pub id: String,
+    /// Its labels, as the event carries them.
+    pub labels: HashMap<String, String>,
+}
+
+/// Container starts, as they happen.
+pub type StartStream<'a> = BoxStream<'a, Result<ContainerStarted, DockerError>>;
 
 /// The engine's identity, as the ping reports it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -100,4 +127,18 @@ pub trait DockerApi: Send + Sync + 'static {
         tag: &str,
         context: Vec<u8>,
     ) -> impl Future<Output = Result<(), DockerError>> + Send;
+    /// The stdout of container `id` (name or id) from `since_unix_seconds` on (0: from the
+    /// start; Docker's `since` has whole seconds), each line with Docker's timestamp. With
+    /// `follow` the stream goes on until the container stops; without, it ends at the log's
+    /// current end. The request is sent when the stream is first polled: a missing container
+    /// is the stream's first item, an error.
+    fn container_logs(
+        &self,
+        id: &str,
+        since_unix_seconds: i64,
+        follow: bool,
+    ) -> impl Future<Output = Result<LogStream<'_>, DockerError>> + Send;
+    /// Every start of a container labelled [`MANAGED_LABEL`]`=true` from now on, until the
+    /// stream is dropped or the engine goes away (the stream then ends or yields an error).
+    fn container_starts(&self) -> impl Future<Output = Result<StartStream<'_>, DockerError>> + Send;
 }

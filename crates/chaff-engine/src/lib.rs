@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod data_dir;
 pub mod distros;
 pub mod ini;
+pub mod log_target;
 pub mod model;
 pub mod naming;
 pub mod os_family;
@@ -22,5 +23,6 @@ pub use fastrand;
 
 pub use catalogue::{Catalogue, ServicePlugins};
 pub use ini::{ImportOptions, IniError, export_ini, import_ini};
+pub use log_target::{LogTarget, LogTargetError, LogTransport};
 pub use model::{CustomService, Decky, Fleet, FleetService, Network, NetworkDriver};
 pub use render::{ComposeProject, RenderError, render_fleet};

@@ -13,6 +13,7 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 use crate::addressing::{self, AddressProblem};
+use crate::log_target::LogTarget;
 use crate::naming::{self, NAME_RULE};
 use crate::{archetypes, distros, os_family};
 
@@ -24,7 +25,9 @@ pub struct Fleet {
     /// Satisfies [`NAME_RULE`].
     pub name: String,
     pub network: Network,
-    /// Where service logs are forwarded (`host:port`), if anywhere.
+    /// Where the fleet's sensor events are forwarded as RFC 5424 syslog, if anywhere: a
+    /// [`crate::LogTarget`] (`udp://host:port`, `tcp://host:port`, bare `host:port` = UDP),
+    /// checked by the lifecycle engine at import and deploy.
     pub log_target: Option<String>,
     /// Minutes between mutations for deckies without their own interval; `None` means
     /// [`DEFAULT_MUTATE_INTERVAL`].
@@ -136,6 +139,9 @@ impl Fleet {
             return Err(ModelError::FleetName(self.name.clone()));
         }
         check_network(&self.network)?;
+        if let Some(target) = &self.log_target {
+            target.parse::<LogTarget>().map_err(ModelError::LogTarget)?;
+        }
         check_interval("the fleet", self.mutate_interval)?;
         check_custom_services(&self.custom_services)?;
         let mut names = HashSet::new();
@@ -169,6 +175,8 @@ pub enum ModelError {
     MissingParent(&'static str),
     #[error("a bridge network takes no parent interface (got '{0}')")]
     UnexpectedParent(String),
+    #[error(transparent)]
+    LogTarget(crate::log_target::LogTargetError),
     #[error("mutate interval of {owner} must be at least 1 minute, got {value}")]
     MutateInterval { owner: String, value: u32 },
     #[error("decky name '{0}' must match {NAME_RULE}")]
@@ -355,6 +363,16 @@ pub(crate) mod tests {
         assert!(json.contains(r#""subnet":"10.9.0.0/24""#), "{json}");
         let back: Fleet = serde_json::from_str(&json).unwrap();
         assert_eq!(back, fleet);
+    }
+
+    #[test]
+    fn check_refuses_a_log_target_that_is_not_one() {
+        let mut fleet = sample_fleet();
+        fleet.log_target = Some("tcp://10.9.0.200:514".into());
+        fleet.check().unwrap();
+        fleet.log_target = Some("syslog.example".into());
+        let error = fleet.check().unwrap_err();
+        assert!(matches!(&error, ModelError::LogTarget(e) if e.text == "syslog.example"), "{error:?}");
     }
 
     #[test]

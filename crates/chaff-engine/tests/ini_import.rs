@@ -100,6 +100,31 @@ fn defaults_without_general() {
 }
 
 #[test]
+fn log_target_is_checked_where_it_is_written() {
+    for good in ["udp://10.0.0.5:514", "tcp://logs.lab:6514", "10.0.0.5:514", "tcp://[fd00::5]:514"] {
+        let fleet = import(&format!("[general]\nlog_target = {good}\n[d]\nservices = ssh\n"));
+        assert_eq!(fleet.log_target.as_deref(), Some(good), "kept as written");
+    }
+    let refused = import_with(
+        "[general]\nname = lab\nlog-target = http://10.0.0.5:514\n[d]\nservices = ssh\n",
+        &common::catalogue(),
+        &[],
+        1,
+    )
+    .unwrap_err();
+    assert_eq!((refused.line, refused.field), (Some(3), Some("log_target")));
+    assert_eq!(
+        refused.to_string(),
+        "line 3: [general] log_target 'http://10.0.0.5:514' must be udp://host:port, tcp://host:port \
+         or host:port (UDP): unknown scheme 'http'"
+    );
+    assert!(error("[general]\nlog_target = 10.0.0.5\n[d]\nservices = ssh\n").contains("expected host:port"));
+    // Other errors name no field.
+    let other = import_with("[general]\nnet = nope\n[d]\nservices = ssh\n", &common::catalogue(), &[], 1);
+    assert_eq!(other.unwrap_err().field, None);
+}
+
+#[test]
 fn general_section_keys() {
     let fleet = import(
         "[general]\nname = office\nnet = 192.168.10.0/24\ngw = 192.168.10.254\ninterface = eth0\n\

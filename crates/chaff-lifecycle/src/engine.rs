@@ -73,7 +73,13 @@ pub(crate) struct Inner<D> {
     /// Cancellation of every open row this process is running, by lifecycle id.
     pub(crate) running: Mutex<HashMap<Uuid, CancellationToken>>,
     pub(crate) shutdown: CancellationToken,
+    /// Lifecycle jobs: [`Engine::idle`] waits for these.
     pub(crate) tasks: TaskTracker,
+    /// Long-lived work that is not an operation (log readers, the event ingester, syslog
+    /// forwarders): ends at shutdown, which waits for it.
+    pub(crate) background: TaskTracker,
+    /// Syslog forwarding per fleet (see [`crate::events`]).
+    pub(crate) forwarders: Mutex<HashMap<String, crate::events::Forwarder>>,
 }
 
 /// A poisoned lock only means a panic elsewhere mid-update; the data (a connection, a map,
@@ -107,6 +113,8 @@ impl<D: DockerApi> Engine<D> {
                 running: Mutex::new(HashMap::new()),
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
+                background: TaskTracker::new(),
+                forwarders: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -135,11 +143,15 @@ impl<D: DockerApi> Engine<D> {
         }
     }
 
-    /// Cancels every running job and waits for all of them to close their rows.
+    /// Cancels every running job and waits for all of them to close their rows, then for the
+    /// background work (event readers and forwarders: they flush what they hold, bounded).
     pub async fn shutdown(&self) {
         self.inner.shutdown.cancel();
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
+        lock(&self.inner.forwarders).clear();
+        self.inner.background.close();
+        self.inner.background.wait().await;
     }
 
     /// Waits until every job spawned so far has finished (tests and the CLI's `--wait`).

@@ -15,10 +15,13 @@
 //!   an operation;
 //! * no row stays open: every spawned job closes its rows, even when it panics, and
 //!   [`Engine::recover`] closes the rows a crash left open;
-//! * one decky failing does not fail the others of the same operation.
+//! * one decky failing does not fail the others of the same operation;
+//! * every line a service container logs is stored once, published on `attacker.observed`
+//!   and forwarded to its fleet's syslog target ([`events`]).
 
 mod engine;
 mod error;
+pub mod events;
 mod fleet_record;
 pub mod lease;
 mod operations;
@@ -30,6 +33,7 @@ mod status;
 pub use chaff_state::{LifecycleRow, LifecycleStatus, Operation, Uuid};
 pub use engine::{Clock, Engine, EngineOptions, MAX_PARALLEL_DECKIES};
 pub use error::{ErrorCode, OpError};
+pub use events::{Collected, ForwardStats};
 pub use operations::{Accepted, ConfigChange, DeployRequest, TeardownTarget};
 pub use recovery::{Reaped, Recovered};
 pub use status::{ContainerStatus, DeckyState, DeckyStatus, FleetStatus, Status};

@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 
 use chaff_bus::{Event, MutationPayload, ServiceConfigChangedPayload, ServiceSetPayload, Trigger};
 use chaff_docker::DockerApi;
+use chaff_engine::model::ModelError;
 use chaff_engine::reconcile::Scope;
 use chaff_engine::render::RenderError;
 use chaff_engine::{Catalogue, Fleet, ImportOptions, archetypes, import_ini, naming, render_fleet};
@@ -71,7 +72,7 @@ impl<D: DockerApi> Engine<D> {
                 &ImportOptions { default_fleet_name, reserved: &[], now: inner.unix_seconds() },
                 &mut fastrand::Rng::with_seed(0),
             )
-            .map_err(|e| OpError::invalid(Some("config"), e.to_string()))?;
+            .map_err(ini_error)?;
             match inner.with_store(|s| Ok(s.load_fleet(&probe.name)?))? {
                 Some(stored) => stored.record.deckies.iter().filter_map(|d| ipv4(d.ip)).collect(),
                 None => Vec::new(),
@@ -79,8 +80,7 @@ impl<D: DockerApi> Engine<D> {
         };
         let options = ImportOptions { default_fleet_name, reserved: &reserved, now: inner.unix_seconds() };
         let mut rng = fastrand::Rng::with_seed(inner.seed());
-        import_ini(text, &catalogue, &options, &mut rng)
-            .map_err(|e| OpError::invalid(Some("config"), e.to_string()))
+        import_ini(text, &catalogue, &options, &mut rng).map_err(ini_error)
     }
 
     /// Deploys `request.fleet`: adds its deckies to the stored fleet of that name (a name or
@@ -88,7 +88,7 @@ impl<D: DockerApi> Engine<D> {
     /// (every decky when replacing) and one `teardown` per decky a replace drops.
     pub fn deploy(&self, request: DeployRequest) -> Result<Accepted, OpError> {
         let inner = &self.inner;
-        request.fleet.check().map_err(|e| OpError::invalid(Some("fleet"), e.to_string()))?;
+        request.fleet.check().map_err(model_error)?;
         let mut store = lock(&inner.store);
         let existing = match store.load_fleet(&request.fleet.name)? {
             Some(stored) => Some(from_record(&stored.record)?),
@@ -322,6 +322,20 @@ impl<D: DockerApi> Engine<D> {
     }
 }
 
+/// An INI refusal, naming the field at fault (`log_target`) or else the config as a whole.
+fn ini_error(error: chaff_engine::IniError) -> OpError {
+    OpError::invalid(Some(error.field.unwrap_or("config")), error.to_string())
+}
+
+/// A fleet that breaks the model's invariants, naming `log_target` when that is the fault.
+fn model_error(error: ModelError) -> OpError {
+    let field = match error {
+        ModelError::LogTarget(_) => "log_target",
+        _ => "fleet",
+    };
+    OpError::invalid(Some(field), error.to_string())
+}
+
 fn ipv4(ip: std::net::IpAddr) -> Option<Ipv4Addr> {
     match ip {
         std::net::IpAddr::V4(v4) => Some(v4),
@@ -398,7 +412,7 @@ fn merge(
         }
     }
     fleet.deckies.extend(incoming.deckies);
-    fleet.check().map_err(|e| OpError::invalid(Some("fleet"), e.to_string()))?;
+    fleet.check().map_err(model_error)?;
     Ok((fleet, incoming_names, Vec::new()))
 }
 

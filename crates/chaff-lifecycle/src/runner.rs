@@ -4,7 +4,8 @@
 //! plans with the pure [`reconcile`], makes sure the images are on the machine, then runs the
 //! plan: the fleet's network first, then each decky's steps (deckies in parallel, at most
 //! [`crate::MAX_PARALLEL_DECKIES`] at once, each decky's steps in order), then network
-//! removal. Each step is recorded on the decky's row and published. A failing decky fails
+//! removal. Each step is recorded on the decky's row and published. A service container is
+//! removed only after its log was read to the end (its events stored), best effort. A failing decky fails
 //! its own row only; a failure before the deckies' steps (Docker unavailable, a missing
 //! image, the network) fails every row with that reason.
 
@@ -19,13 +20,14 @@ use chaff_engine::reconcile::{
     Desired, Observed, ObservedContainer, ObservedNetwork, Owner, Plan, SPEC_HASH_LABEL, Scope, Step,
     reconcile,
 };
-use chaff_state::{FleetRecord, LifecycleRow, Operation, StatusChange, Uuid};
+use chaff_state::{EventOrigin, FleetRecord, LifecycleRow, Operation, StatusChange, Uuid};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::OpError;
 use crate::engine::{Engine, Inner, lock};
+use crate::events;
 use crate::fleet_record::from_record;
 use crate::operations::render;
 
@@ -137,7 +139,7 @@ async fn close_open<D: DockerApi>(inner: &Arc<Inner<D>>, ids: &[Uuid], reason: &
 }
 
 /// Runs `f` with the engine on the blocking pool (the store and the plugins are synchronous).
-async fn blocking<D: DockerApi, T: Send + 'static>(
+pub(crate) async fn blocking<D: DockerApi, T: Send + 'static>(
     inner: &Arc<Inner<D>>,
     f: impl FnOnce(&Inner<D>) -> T + Send + 'static,
 ) -> T {
@@ -303,6 +305,11 @@ async fn execute<D: DockerApi>(
         for id in rows.values() {
             record_step(inner, *id, format!("remove {}", first.container)).await;
         }
+        if let Some(origin) =
+            events::sources_by_name(inner).await.ok().and_then(|mut s| s.remove(&first.container))
+        {
+            events::save_before_removal(inner, &origin).await;
+        }
         inner.docker.remove_container(&first.container).await.map_err(|e| e.to_string())?;
         let record = first.then_save.clone();
         blocking(inner, move |inner| lock(&inner.store).save_fleet(&record, inner.timestamp()))
@@ -320,7 +327,8 @@ async fn execute<D: DockerApi>(
         }
         ensure_images(&inner.docker, images.iter().map(String::as_str)).await.map_err(|e| e.to_string())?;
     }
-    let executor = Executor { inner, target: &target, cancel };
+    let doomed = doomed_sources(inner, &plan).await;
+    let executor = Executor { inner, target: &target, cancel, doomed: &doomed };
     for step in &plan.first {
         executor.run(step).await.map_err(|e| format!("{step}: {e}"))?;
     }
@@ -360,6 +368,19 @@ async fn execute<D: DockerApi>(
     Ok(outcomes)
 }
 
+/// The service containers the plan removes or recreates, with where their lines come from:
+/// their logs are read to the end before they go. One listing, only when the plan removes.
+async fn doomed_sources<D: DockerApi>(inner: &Arc<Inner<D>>, plan: &Plan) -> HashMap<String, EventOrigin> {
+    let removes = |step: &Step| matches!(step, Step::RemoveContainer { .. } | Step::RecreateContainer { .. });
+    if !plan.steps().any(removes) {
+        return HashMap::new();
+    }
+    events::sources_by_name(inner).await.unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot list containers; events not saved before removal");
+        HashMap::new()
+    })
+}
+
 /// Images of the containers the plan creates.
 fn images_to_create(plan: &Plan, desired: &Desired) -> Vec<String> {
     let mut images: Vec<String> = plan
@@ -380,6 +401,8 @@ struct Executor<'a, D> {
     inner: &'a Arc<Inner<D>>,
     target: &'a Target,
     cancel: &'a CancellationToken,
+    /// Service containers to read to the end before removing them, by name.
+    doomed: &'a HashMap<String, EventOrigin>,
 }
 
 impl<D: DockerApi> Executor<'_, D> {
@@ -415,12 +438,22 @@ impl<D: DockerApi> Executor<'_, D> {
             }
             Step::CreateContainer { name, spec_hash } => self.create_and_start(name, spec_hash).await,
             Step::StartContainer { name } => docker.start_container(name).await,
-            Step::RemoveContainer { name } => docker.remove_container(name).await,
+            Step::RemoveContainer { name } => {
+                self.save_events(name).await;
+                docker.remove_container(name).await
+            }
             Step::RecreateContainer { name, spec_hash } => {
+                self.save_events(name).await;
                 docker.remove_container(name).await?;
                 self.create_and_start(name, spec_hash).await
             }
             Step::RemoveNetwork { name } => docker.remove_network(name).await,
+        }
+    }
+
+    async fn save_events(&self, name: &str) {
+        if let Some(origin) = self.doomed.get(name) {
+            events::save_before_removal(self.inner, origin).await;
         }
     }
 

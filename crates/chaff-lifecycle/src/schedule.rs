@@ -71,9 +71,15 @@ impl<D: DockerApi> Engine<D> {
         Ok((accepted, next.map(Duration::from_secs)))
     }
 
+    /// Watches the fleets until the engine shuts down: scheduled mutation
+    /// ([`Engine::mutate_on_schedule`]) and event collection ([`Engine::follow_events`]).
+    pub async fn watch(&self) {
+        tokio::join!(self.mutate_on_schedule(), self.follow_events());
+    }
+
     /// Runs scheduled mutation until the engine shuts down: mutate what is due, sleep until
     /// the next decky is due (between [`MIN_WATCH_SLEEP`] and [`MAX_WATCH_SLEEP`]).
-    pub async fn watch(&self) {
+    pub async fn mutate_on_schedule(&self) {
         loop {
             let engine = self.clone();
             let pass = tokio::task::spawn_blocking(move || engine.mutate_due()).await;

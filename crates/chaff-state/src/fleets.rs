@@ -71,6 +71,13 @@ impl Store {
         Ok(())
     }
 
+    /// Every stored fleet's `log_target` as written (`None`: not forwarded), by name.
+    pub fn fleet_log_targets(&self) -> Result<HashMap<String, Option<String>>, StoreError> {
+        let mut statement = self.conn.prepare_cached("SELECT name, log_target FROM fleets")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The fleet named `name` with its deckies, read from one snapshot; `None` if absent.
     pub fn load_fleet(&self, name: &str) -> Result<Option<StoredFleet>, StoreError> {
         let snapshot = self.conn.unchecked_transaction()?;

@@ -1,5 +1,6 @@
 //! Chaff's state store: one SQLite database holding the fleets (their desired state), the
-//! hosts, and the lifecycle rows of every operation on a decky with their transition log.
+//! hosts, the lifecycle rows of every operation on a decky with their transition log, and the
+//! events the sensors logged (with a read cursor per container).
 //!
 //! One store only — the original kept two unsynced stores (a JSON file and a DB key), which is
 //! the bug this crate exists to avoid. Everything Chaff persists goes through [`Store`].
@@ -16,6 +17,7 @@
 //!   and from them with serde. This keeps wasmtime out of the store's dependencies.
 
 mod error;
+mod events;
 mod fleets;
 mod hosts;
 mod lifecycle;
@@ -28,7 +30,13 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+/// Re-exported: event times are RFC 3339 text on the way in and out.
+pub use chaff_time as rfc3339;
 pub use error::StoreError;
+pub use events::{
+    DEFAULT_MAX_AGE, DEFAULT_MAX_EVENTS, EventCursor, EventOrigin, EventQuery, Ingested, MALFORMED_KIND,
+    NewEvent, PRUNE_EVERY, PRUNE_EVERY_EVENTS, Retention, StoredEvent,
+};
 pub use fleets::{DeckyRecord, FleetRecord, StoredFleet};
 pub use hosts::{HostKind, HostRecord, LOCAL_HOST_ID};
 pub use lifecycle::{LifecycleRow, LifecycleStatus, NewOperation, Operation, StatusChange, TransitionRecord};
@@ -45,6 +53,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    retention: events::RetentionState,
 }
 
 impl std::fmt::Debug for Store {
@@ -64,7 +73,7 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         let mut conn = schema::connect(&path)?;
         schema::migrate_to(&mut conn, &path, SCHEMA_VERSION, now)?;
-        Ok(Store { conn, path })
+        Ok(Store { conn, path, retention: events::RetentionState::new(Retention::default()) })
     }
 
     pub fn path(&self) -> &Path {

@@ -71,6 +71,10 @@ fn a_fleet_without_optional_fields_round_trips() {
     saved.fleet_services = json!([]);
     store.save_fleet(&saved, T0).unwrap();
     assert_eq!(store.load_fleet("bare").unwrap().unwrap().record, saved);
+    store.save_fleet(&fleet("lab", vec![]), T0).unwrap();
+    let targets = store.fleet_log_targets().unwrap();
+    assert_eq!(targets.len(), 2);
+    assert_eq!((targets["bare"].as_deref(), targets["lab"].as_deref()), (None, Some("10.0.0.5:514")));
 }
 
 #[test]

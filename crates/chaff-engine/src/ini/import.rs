@@ -14,6 +14,7 @@ use crate::addressing::{self, FreeAddresses};
 use crate::archetypes::{self, Archetype};
 use crate::catalogue::Catalogue;
 use crate::distros::{self, DISTROS, Distro};
+use crate::log_target::LogTarget;
 use crate::model::{CustomService, Decky, Fleet, FleetService, Network, NetworkDriver};
 use crate::naming::{self, NAME_RULE};
 use crate::os_family::{self, DEFAULT_OS_FAMILY};
@@ -249,10 +250,19 @@ fn read_general(section: Option<&Section>, default_name: &str) -> Result<General
     Ok(General {
         name,
         network: read_network(section)?,
-        log_target: value(section, &["log_target", "log-target"]).map(|(t, _)| t.to_owned()),
+        log_target: read_log_target(section)?,
         mutate_interval: mutate_interval(section)?,
         fleet_services: read_list(section, &["fleet_services", "fleet-services"])?,
     })
+}
+
+/// `log_target=`, checked to be a [`LogTarget`] (kept as written).
+fn read_log_target(section: &Section) -> Result<Option<String>, IniError> {
+    let Some((raw, line)) = value(section, &["log_target", "log-target"]) else { return Ok(None) };
+    match raw.parse::<LogTarget>() {
+        Ok(_) => Ok(Some(raw.to_owned())),
+        Err(error) => Err(IniError::at(line, format!("[general] {error}")).for_field("log_target")),
+    }
 }
 
 fn read_network(section: &Section) -> Result<Network, IniError> {

@@ -27,20 +27,27 @@ pub use export::{ExportError, export_ini};
 pub use import::{DEFAULT_SUBNET, ImportOptions, MAX_AMOUNT, MAX_INI_CHARS, import_ini};
 
 /// Why an INI file was refused. `line` is the 1-based line the problem is on, when it is
-/// about one line.
+/// about one line; `field` names the fleet field at fault when callers report fields
+/// (`log_target`), else `None` (the file as a whole).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IniError {
     pub line: Option<usize>,
     pub message: String,
+    pub field: Option<&'static str>,
 }
 
 impl IniError {
     pub(crate) fn at(line: usize, message: impl Into<String>) -> Self {
-        Self { line: Some(line), message: message.into() }
+        Self { line: Some(line), message: message.into(), field: None }
     }
 
     pub(crate) fn whole(message: impl Into<String>) -> Self {
-        Self { line: None, message: message.into() }
+        Self { line: None, message: message.into(), field: None }
+    }
+
+    pub(crate) fn for_field(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
     }
 }
 

@@ -25,6 +25,7 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "base", sql: include_str!("migrations/0001_base.sql") },
     Migration { version: 2, name: "lifecycle_step", sql: include_str!("migrations/0002_lifecycle_step.sql") },
+    Migration { version: 3, name: "events", sql: include_str!("migrations/0003_events.sql") },
 ];
 
 /// The schema version this build writes: the number of embedded migrations.

@@ -54,7 +54,7 @@ fn migrations_are_numbered_from_one_without_gaps() {
     for (index, migration) in MIGRATIONS.iter().enumerate() {
         assert_eq!(migration.version as usize, index + 1, "migration {}", migration.name);
     }
-    const { assert!(SCHEMA_VERSION >= 2) };
+    const { assert!(SCHEMA_VERSION >= 3) };
 }
 
 #[test]
@@ -144,6 +144,49 @@ fn a_version_1_database_with_data_keeps_it_and_gains_steps() {
     assert!(plan.contains("lifecycle_by_decky"), "{plan}");
     // The one-open-per-decky rule of version 1 still holds for its rows.
     assert_eq!(store.open_lifecycle_rows().unwrap().len(), 1);
+}
+
+#[test]
+fn a_version_2_database_with_data_keeps_it_and_gains_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    create_at_version(&path, 2);
+    let id = Uuid::from_u128(9);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!(
+            "INSERT INTO fleets VALUES ('lab', '{{\"driver\":\"bridge\"}}', 'udp://logs:514', NULL, '[]', '[]', 10, 20);
+             INSERT INTO lifecycle (id, fleet, decky, host, operation, status, step, started_at, updated_at)
+                 VALUES ('{id}', 'lab', 'web-01', 'local', 'deploy', 'running', 'create web-01', 100, 110);"
+        ))
+        .unwrap();
+
+    let mut store = Store::open(&path, T1).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(
+        store.load_fleet("lab").unwrap().unwrap().record.log_target.as_deref(),
+        Some("udp://logs:514")
+    );
+    assert_eq!(store.lifecycle_rows(&[id]).unwrap()[0].step.as_deref(), Some("create web-01"));
+
+    // Migration 3's tables are in use: a line goes in once, its cursor moves, the JSON
+    // column reads the line.
+    let origin = crate::EventOrigin {
+        container: "c1".into(),
+        fleet: "lab".into(),
+        decky: "web-01".into(),
+        service: "redis".into(),
+    };
+    let line = r#"{"v":1,"ts":"2024-05-01T12:34:56.789Z","decky":"web-01","service":"redis","kind":"connect","transport":"tcp","dst_port":6379}"#;
+    let event = || crate::NewEvent::from_line(&origin, 7, 0, line.to_owned());
+    assert_eq!(store.ingest_events(vec![event()], T1).unwrap().inserted.len(), 1);
+    assert_eq!(store.ingest_events(vec![event()], T1).unwrap().duplicates, 1);
+    assert_eq!(store.event_cursor("c1").unwrap().map(|c| (c.docker_ts_ns, c.seq)), Some((7, 0)));
+    let port: i64 = store
+        .conn
+        .query_row("SELECT json_extract(data, '$.dst_port') FROM events", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(port, 6379);
 }
 
 #[test]
