@@ -78,6 +78,7 @@ impl CliError {
             | RenderError::UnknownFleetService { .. }
             | RenderError::NotAFleetService { .. }
             | RenderError::FleetServiceConfig { .. }
+            | RenderError::PortClash { .. }
             | RenderError::ContainerNameClash { .. } => CliError::InvalidInput(message),
         }
     }

@@ -141,6 +141,25 @@ impl Catalogue {
         self.specs().filter(|s| !s.fleet_singleton).map(|s| s.slug.clone()).collect()
     }
 
+    /// `services` without those that would listen on a port an earlier one of them already
+    /// listens on (a decky's services share its address): what random assignment and
+    /// mutation keep of a draw such as `http, https`. Unknown slugs are kept for the caller
+    /// to report.
+    pub fn without_port_clashes(&self, services: Vec<String>) -> Vec<String> {
+        let mut taken = Vec::new();
+        services
+            .into_iter()
+            .filter(|slug| {
+                let Some(spec) = self.spec(slug) else { return true };
+                if spec.ports.iter().any(|p| taken.contains(p)) {
+                    return false;
+                }
+                taken.extend(spec.ports.iter().cloned());
+                true
+            })
+            .collect()
+    }
+
     /// Whether a decky can run `slug`.
     pub fn is_available(&self, slug: &str) -> bool {
         self.spec(slug).is_some_and(|s| !s.fleet_singleton)

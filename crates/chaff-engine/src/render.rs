@@ -109,6 +109,12 @@ pub enum RenderError {
     FleetServiceConfig { service: String, source: ConfigError },
     #[error("fleet service '{service}': plugin failed: {source}")]
     FleetServicePlugin { service: String, source: Box<dyn std::error::Error + Send + Sync> },
+    /// Every service of a decky shares the decky's address: one port, one service.
+    #[error(
+        "decky '{decky}': services '{first}' and '{second}' both listen on {port}; keep one of them \
+         (http already serves 443/tcp over TLS)"
+    )]
+    PortClash { decky: String, port: String, first: String, second: String },
     #[error("container name '{name}' would be used twice (by {first} and by {second})")]
     ContainerNameClash { name: String, first: String, second: String },
     #[error("cannot write YAML: {0}")]
@@ -127,6 +133,7 @@ pub fn render_fleet<P: ServicePlugins>(fleet: &Fleet, plugins: &P) -> Result<Com
         let base_name = naming::base_container_name(&decky.name);
         claim_name(&mut owners, &base_name, || format!("decky '{}'", decky.name))?;
         services.insert(base_name, base_container(fleet, decky, &network));
+        let mut listeners = HashMap::new();
         for slug in &decky.services {
             let spec = catalogue.spec(slug).ok_or_else(|| RenderError::UnknownService {
                 decky: decky.name.clone(),
@@ -136,6 +143,7 @@ pub fn render_fleet<P: ServicePlugins>(fleet: &Fleet, plugins: &P) -> Result<Com
                 tracing::debug!(decky = %decky.name, service = %slug, "skipping a fleet singleton");
                 continue;
             }
+            claim_ports(&mut listeners, decky, spec)?;
             let name = naming::service_container_name(&decky.name, slug);
             claim_name(&mut owners, &name, || format!("service {slug} of decky '{}'", decky.name))?;
             let fragment = fragment(&catalogue, plugins, decky, spec)?;
@@ -160,6 +168,26 @@ pub fn render_fleet<P: ServicePlugins>(fleet: &Fleet, plugins: &P) -> Result<Com
         document.insert("volumes".into(), Value::Object(volumes));
     }
     Ok(ComposeProject { name: naming::project_name(&fleet.name), document: Value::Object(document) })
+}
+
+/// Records the ports `spec` listens on in `decky`'s network namespace, shared by all its
+/// services; a port claimed twice is an error naming both services.
+fn claim_ports<'a>(
+    listeners: &mut HashMap<String, &'a str>,
+    decky: &Decky,
+    spec: &'a ServiceSpec,
+) -> Result<(), RenderError> {
+    for port in &spec.ports {
+        if let Some(first) = listeners.insert(port.to_string(), &spec.slug) {
+            return Err(RenderError::PortClash {
+                decky: decky.name.clone(),
+                port: port.to_string(),
+                first: first.to_owned(),
+                second: spec.slug.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Records that `name` is taken by `owner`; a second claim is an error.

@@ -206,6 +206,29 @@ fn render_errors() {
 }
 
 #[test]
+fn services_of_a_decky_cannot_share_a_port() {
+    let mut plugins = FakePlugins::new();
+    let mut https = plugins.specs.iter().find(|s| s.slug == "http").unwrap().clone();
+    https.slug = "https".into();
+    https.ports.retain(|p| p.number == 443);
+    plugins.specs.push(https);
+    let mut fleet = import("[d]\nservices = ssh\n");
+    fleet.deckies[0].services = vec!["http".into(), "https".into()];
+    let error = render_fleet(&fleet, &plugins).unwrap_err();
+    assert!(matches!(error, RenderError::PortClash { .. }));
+    assert_eq!(
+        error.to_string(),
+        "decky 'd': services 'http' and 'https' both listen on 443/tcp; keep one of them \
+         (http already serves 443/tcp over TLS)"
+    );
+    // Random draws and mutations keep the first of clashing services.
+    let catalogue = chaff_engine::catalogue::Catalogue::from_plugins(&plugins);
+    let kept =
+        catalogue.without_port_clashes(vec!["https".into(), "ssh".into(), "http".into(), "gopher".into()]);
+    assert_eq!(kept, ["https", "ssh", "gopher"]);
+}
+
+#[test]
 fn named_volumes_are_namespaced_per_container_and_declared() {
     struct VolumePlugins(FakePlugins);
     impl chaff_engine::ServicePlugins for VolumePlugins {

@@ -163,6 +163,7 @@ impl<D: DockerApi> Engine<D> {
             .plugins
             .mutate(&inner.mutate_strategy, &input)
             .map_err(|e| OpError::Plugin(format!("mutate strategy '{}': {e}", inner.mutate_strategy)))?;
+        let chosen = catalogue.without_port_clashes(chosen);
         if chosen.is_empty() {
             return Err(OpError::NotFound(format!("No services available to mutate {decky}")));
         }

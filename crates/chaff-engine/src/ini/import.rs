@@ -768,7 +768,7 @@ impl DeckyBuilder<'_, '_> {
             pool.swap(i, j);
         }
         pool.truncate(count);
-        Ok(pool)
+        Ok(self.catalogue.without_port_clashes(pool))
     }
 }
 
