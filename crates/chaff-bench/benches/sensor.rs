@@ -231,8 +231,11 @@ fn http_load(connections: usize, duration: u64) {
         NETWORK,
         "--ip",
         HTTP_IP,
-        "--ulimit",
-        "nofile=65536:65536",
+        // Every event of the run stays in the log to be counted (the daemon may rotate).
+        "--log-opt",
+        "max-size=2g",
+        "--log-opt",
+        "max-file=1",
         "-e",
         "NODE_NAME=bench-load",
         "-e",
