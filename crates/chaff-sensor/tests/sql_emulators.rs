@@ -140,28 +140,57 @@ fn psql_md5_response_matches_the_password_and_salt() {
     assert_ne!(auth["md5_response"].as_str().unwrap(), format!("md5{}", md5_hex("secret")));
 }
 
+/// The error answering a startup packet of `length` bytes starting with `code`, sent after
+/// the encryption requests in `prefix`.
+fn startup_error(addr: SocketAddr, prefix: &[u8], code: [u8; 4], length: usize) -> String {
+    let mut probe = prefix.to_vec();
+    let at = probe.len();
+    probe.extend_from_slice(&(length as u32).to_be_bytes());
+    probe.extend_from_slice(&code);
+    probe.resize(at + length, 0);
+    let reply = exchange_to_close(addr, &probe);
+    // Each 8-byte encryption request in `prefix` is declined with one `N`.
+    let declined = vec![b'N'; prefix.len() / 8];
+    let reply = reply.strip_prefix(&declined[..]).unwrap_or_else(|| panic!("{reply:?}"));
+    assert_eq!(reply[0], b'E', "{reply:?}");
+    String::from_utf8_lossy(&reply[5..]).into_owned()
+}
+
 #[test]
 fn postgres_error_fields_follow_the_version() {
-    // nmap's probe: an SMB negotiation read as a startup packet of protocol 65363.19778.
-    let mut probe = vec![0, 0, 0, 0xa4, 0xff, b'S', b'M', b'B'];
-    probe.resize(0xa4, 0);
-    for (version, line, earliest) in
-        [("15.6 (Debian 15.6-0+deb12u1)", "2194", "3.0"), ("12.18", "2119", "2.0")]
-    {
-        let (addr, log) = postgres(&[("POSTGRES_VERSION", version)]);
-        let reply = exchange_to_close(addr, &probe);
+    // (environment, line of ProcessStartupPacket, earliest protocol)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 3] = [
+        (&[("POSTGRES_VERSION", "15.6 (Debian 15.6-0+deb12u1)")], "2194", "3.0"),
+        (&[("POSTGRES_VERSION", "12.18")], "2119", "2.0"),
+        (&[("POSTGRES_DISTRO", "ubuntu22")], "2138", "3.0"),
+    ];
+    for (env, line, earliest) in cases {
+        let (addr, log) = postgres(env);
+        // nmap's probe: an SMB negotiation read as a startup packet of protocol 65363.19778.
+        let error = startup_error(addr, b"", *b"\xffSMB", 0xa4);
         let expected = format!(
             "SFATAL\0VFATAL\0C0A000\0Munsupported frontend protocol 65363.19778: server supports {earliest} to 3.0\0\
              Fpostmaster.c\0L{line}\0RProcessStartupPacket\0\0"
         );
-        assert_eq!(reply[0], b'E');
-        assert_eq!(String::from_utf8_lossy(&reply[5..]), expected, "{version}");
-        let error = wait_for_kind(&log, "protocol_error");
+        assert_eq!(error, expected, "{env:?}");
+        let event = wait_for_kind(&log, "protocol_error");
         assert!(
-            error["error"].as_str().unwrap().starts_with("unsupported frontend protocol 65363.19778"),
-            "{error}"
+            event["error"].as_str().unwrap().starts_with("unsupported frontend protocol 65363.19778"),
+            "{event}"
         );
     }
+}
+
+#[test]
+fn postgres_declines_encryption_once() {
+    let (addr, _log) = postgres(&[("POSTGRES_VERSION", "15.6")]);
+    let ssl_request = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+    let error = startup_error(addr, &ssl_request, [0x04, 0xd2, 0x16, 0x2f], 8);
+    assert!(
+        error.contains("Munsupported frontend protocol 1234.5679: server supports 3.0 to 3.0\0"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -144,6 +144,9 @@ impl Postgres {
     }
 
     pub async fn serve(&self, mut stream: Stream, session: &Session) -> io::Result<EndReason> {
+        // Each encryption may be asked for once; asked again, its code is read as a protocol
+        // version, as PostgreSQL does.
+        let (mut ssl_declined, mut gss_declined) = (false, false);
         let startup = loop {
             let packet = match read_startup_packet(&mut stream).await? {
                 StartupRead::Packet(packet) => packet,
@@ -159,8 +162,20 @@ impl Postgres {
                     return Ok(EndReason::Closed);
                 }
             };
-            match parse_startup(&packet) {
-                Startup::SslRequest | Startup::GssEncRequest => stream.write_all(b"N").await?,
+            let startup = match parse_startup(&packet) {
+                Startup::SslRequest if ssl_declined => Startup::unsupported(SSL_REQUEST_CODE),
+                Startup::GssEncRequest if gss_declined => Startup::unsupported(GSSENC_REQUEST_CODE),
+                startup => startup,
+            };
+            match startup {
+                Startup::SslRequest => {
+                    ssl_declined = true;
+                    stream.write_all(b"N").await?;
+                }
+                Startup::GssEncRequest => {
+                    gss_declined = true;
+                    stream.write_all(b"N").await?;
+                }
                 Startup::Cancel => return Ok(EndReason::Closed),
                 Startup::Unsupported { major, minor } => {
                     let message = format!(
@@ -308,7 +323,13 @@ fn parse_startup(packet: &[u8]) -> Startup {
         version if version >> 16 == 3 && version & 0xffff == 0 => {
             parse_params(body).map_or(Startup::Malformed, Startup::Params)
         }
-        version => Startup::Unsupported { major: version >> 16, minor: version & 0xffff },
+        version => Startup::unsupported(version),
+    }
+}
+
+impl Startup {
+    fn unsupported(version: u32) -> Startup {
+        Startup::Unsupported { major: version >> 16, minor: version & 0xffff }
     }
 }
 
