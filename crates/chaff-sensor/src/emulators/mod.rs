@@ -10,7 +10,9 @@
 pub mod ftp;
 pub mod generic;
 pub mod http;
+pub mod mssql;
 pub mod mysql;
+pub mod postgres;
 pub mod redis;
 pub mod shell;
 pub mod smtp;
@@ -42,8 +44,12 @@ pub enum Emulator {
     /// Postfix, Exim or Sendmail (`smtp` and `smtp_relay`, ports 25 and 587); boxed, it is
     /// the largest.
     Smtp(Box<smtp::Smtp>),
+    /// `mssql` on 1433.
+    Mssql(mssql::Mssql),
     /// `mysql` on 3306.
     Mysql(mysql::Mysql),
+    /// `postgres` on 5432.
+    Postgres(postgres::Postgres),
     /// `redis` on 6379 (boxed: its state is larger than the other variants').
     Redis(Box<redis::Redis>),
     /// SSH server with the fake shell.
@@ -64,7 +70,9 @@ impl Emulator {
             ("smtp" | "smtp_relay", Transport::Tcp, 25 | 587) => {
                 Emulator::Smtp(Box::new(smtp::Smtp::from_env(env)?))
             }
+            ("mssql", Transport::Tcp, 1433) => Emulator::Mssql(mssql::Mssql::from_env(env)?),
             ("mysql", Transport::Tcp, 3306) => Emulator::Mysql(mysql::Mysql::from_env(env)?),
+            ("postgres", Transport::Tcp, 5432) => Emulator::Postgres(postgres::Postgres::from_env(env)?),
             ("redis", Transport::Tcp, 6379) => Emulator::Redis(Box::new(redis::Redis::from_env(env)?)),
             ("ssh", Transport::Tcp, 22) => Emulator::Ssh(ssh::Ssh::from_env(env)?),
             ("telnet", Transport::Tcp, 23) => Emulator::Telnet(telnet::Telnet::from_env(env)?),
@@ -78,7 +86,9 @@ impl Emulator {
             Emulator::Generic | Emulator::Http(_) => TcpLimits::default(),
             Emulator::Ftp(_) => ftp::LIMITS,
             Emulator::Smtp(_) => smtp::LIMITS,
+            Emulator::Mssql(_) => mssql::LIMITS,
             Emulator::Mysql(_) => mysql::LIMITS,
+            Emulator::Postgres(_) => postgres::LIMITS,
             Emulator::Redis(_) => redis::LIMITS,
             Emulator::Ssh(_) | Emulator::Telnet(_) => TcpLimits::INTERACTIVE,
         }
@@ -91,7 +101,9 @@ impl Emulator {
             Emulator::Ftp(ftp) => ftp.serve(stream, session).await,
             Emulator::Http(http) => http.serve(stream, session).await,
             Emulator::Smtp(smtp) => smtp.serve(stream, session).await,
+            Emulator::Mssql(mssql) => mssql.serve(stream, session).await,
             Emulator::Mysql(mysql) => mysql.serve(stream, session).await,
+            Emulator::Postgres(postgres) => postgres.serve(stream, session).await,
             Emulator::Redis(redis) => redis.serve(stream, session).await,
             Emulator::Ssh(ssh) => ssh.serve(stream, session).await,
             Emulator::Telnet(telnet) => telnet.serve(stream, session).await,
@@ -105,7 +117,9 @@ impl Emulator {
             Emulator::Generic
             | Emulator::Ftp(_)
             | Emulator::Http(_)
+            | Emulator::Mssql(_)
             | Emulator::Mysql(_)
+            | Emulator::Postgres(_)
             | Emulator::Redis(_)
             | Emulator::Smtp(_)
             | Emulator::Ssh(_)
