@@ -173,3 +173,17 @@ fn k8s_insecure_port_lists_the_cluster() {
     let request: Value = wait_for_kind(&log, "request");
     assert_eq!(request["path"], "/api/v1/namespaces/kube-system/pods");
 }
+
+/// Serves each port for two minutes, printing its address, for `nmap -sV` by hand:
+/// `cargo test -p chaff-sensor --test api_emulators -- --ignored --nocapture`.
+#[test]
+#[ignore = "serves for nmap by hand"]
+fn serve_for_nmap() {
+    for (slug, port) in
+        [("elasticsearch", 9200), ("docker_api", 2375), ("docker_api", 2376), ("k8s", 6443), ("k8s", 8080)]
+    {
+        let (addr, _log) = serve(slug, port, &[("NODE_NAME", "decky-01")]);
+        println!("{slug}/{port} on {addr}");
+    }
+    std::thread::sleep(std::time::Duration::from_secs(120));
+}

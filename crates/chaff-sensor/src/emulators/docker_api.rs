@@ -347,6 +347,10 @@ impl json_api::Api for Daemon {
     fn respond(&self, call: &Call<'_>) -> Reply {
         self.route(call)
     }
+
+    fn bad_request(&self) -> &'static [u8] {
+        json_api::GO_BAD_REQUEST
+    }
 }
 
 /// The fields of a `container_create` event: what the container would have run, and with

@@ -300,7 +300,14 @@ impl json_api::Api for Node {
             None => reply,
         }
     }
+
+    fn bad_request(&self) -> &'static [u8] {
+        NETTY_BAD_REQUEST
+    }
 }
+
+/// What Elasticsearch answers to a first line that is not HTTP.
+const NETTY_BAD_REQUEST: &[u8] = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=UTF-8\r\ncontent-length: 203\r\n\r\n{\"error\":{\"root_cause\":[{\"type\":\"illegal_argument_exception\",\"reason\":\"text is empty (possibly HTTP/0.9)\"}],\"type\":\"illegal_argument_exception\",\"reason\":\"text is empty (possibly HTTP/0.9)\"},\"status\":400}";
 
 const CAT_HELP: &str = "=^.^=\n/_cat/allocation\n/_cat/shards\n/_cat/shards/{index}\n/_cat/master\n/_cat/nodes\n/_cat/tasks\n/_cat/indices\n/_cat/indices/{index}\n/_cat/segments\n/_cat/segments/{index}\n/_cat/count\n/_cat/count/{index}\n/_cat/recovery\n/_cat/recovery/{index}\n/_cat/health\n/_cat/pending_tasks\n/_cat/aliases\n/_cat/aliases/{alias}\n/_cat/thread_pool\n/_cat/thread_pool/{thread_pools}\n/_cat/plugins\n/_cat/fielddata\n/_cat/fielddata/{fields}\n/_cat/nodeattrs\n/_cat/repositories\n/_cat/snapshots/{repository}\n/_cat/templates\n";
 
@@ -518,6 +525,14 @@ mod tests {
         assert_eq!(configured_release("9.1").unwrap_err().var, "ES_VERSION");
         let env = Env::from_pairs([("ES_SECURITY", "maybe")]);
         assert_eq!(Node::from_env(&env).unwrap_err().var, "ES_SECURITY");
+    }
+
+    #[test]
+    fn bad_request_length_is_its_body() {
+        let text = std::str::from_utf8(NETTY_BAD_REQUEST).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.ends_with(&format!("content-length: {}", body.len())));
+        assert!(serde_json::from_str::<Value>(body).is_ok());
     }
 
     #[test]

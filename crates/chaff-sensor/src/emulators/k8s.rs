@@ -147,6 +147,7 @@ impl ApiServerState {
         }
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match segments.as_slice() {
+            [""] => self.reply(StatusCode::OK, &root_paths()),
             ["version"] => self.reply(StatusCode::OK, &self.version()),
             ["api"] => self.reply(StatusCode::OK, &json!({"kind": "APIVersions", "versions": ["v1"],
                 "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "10.96.0.1:6443"}]})),
@@ -198,6 +199,10 @@ impl json_api::Api for ApiServerState {
         }
         reply
     }
+
+    fn bad_request(&self) -> &'static [u8] {
+        json_api::GO_BAD_REQUEST
+    }
 }
 
 /// A `Status` object, as the API server reports failures.
@@ -242,6 +247,13 @@ fn forbidden(method: &Method, path: &str) -> Value {
             Some(json!({})),
         ),
     }
+}
+
+/// The insecure port's `GET /`: the paths it serves.
+fn root_paths() -> Value {
+    json!({"paths": ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/apis/batch", "/apis/batch/v1",
+                     "/apis/networking.k8s.io", "/apis/rbac.authorization.k8s.io", "/apis/storage.k8s.io",
+                     "/healthz", "/livez", "/metrics", "/openapi/v2", "/readyz", "/version"]})
 }
 
 fn api_groups() -> Value {

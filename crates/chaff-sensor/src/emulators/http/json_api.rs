@@ -45,6 +45,11 @@ pub const CREDENTIAL_RECORDED: usize = 1024;
 const GO_PLAIN_HTTP_ON_TLS: &[u8] =
     b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
+/// What Go's HTTP server answers to a first line that is not HTTP (the wording of the Go
+/// releases fingerprinting tools know).
+pub const GO_BAD_REQUEST: &[u8] =
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n400 Bad Request";
+
 /// One request, as the API sees it.
 pub struct Call<'a> {
     pub method: &'a Method,
@@ -156,6 +161,9 @@ impl Reply {
 pub trait Api: Send + Sync + 'static {
     /// Answers one request. Must not block.
     fn respond(&self, call: &Call<'_>) -> Reply;
+
+    /// The server's whole answer to a connection whose first line is not HTTP (then closed).
+    fn bad_request(&self) -> &'static [u8];
 }
 
 /// How the API's server writes headers.
@@ -238,7 +246,7 @@ impl<A: Api> ApiServer<A> {
     /// version is then told from the client's first bytes).
     async fn serve_http<I>(
         &self,
-        io: Peekable<I>,
+        mut io: Peekable<I>,
         session: &Session,
         tls: bool,
         http2: Option<bool>,
@@ -246,6 +254,18 @@ impl<A: Api> ApiServer<A> {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        if http2 != Some(true) {
+            let ahead = io.peek_until(head::has_line, head::MAX_REQUEST_LINE).await?;
+            match head::classify(ahead) {
+                head::FirstLine::Nothing => return Ok(()),
+                head::FirstLine::Http1 | head::FirstLine::Http2Preface => {}
+                head::FirstLine::NotHttp => {
+                    let line = super::truncated(head::first_line(ahead), super::HEADER_VALUE_RECORDED);
+                    session.record("bad_request", super::bad_request_fields(line, tls));
+                    return write_and_close(io, self.api.bad_request()).await;
+                }
+            }
+        }
         let api = Arc::clone(&self.api);
         let session = session.clone();
         let service = service_fn(move |request| {
