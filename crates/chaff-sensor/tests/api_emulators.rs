@@ -120,8 +120,19 @@ fn docker_create_start_and_exec_are_recorded_and_nothing_runs() {
     let exec_create = wait_for_kind(&log, "exec_create");
     assert_eq!(exec_create["cmd"], serde_json::json!(["cat", "/etc/shadow"]));
     assert_eq!(exec_create["user"], "root");
+    let exec_id = exec_create["id"].as_str().unwrap().to_owned();
+    let exec_start = curl(&["-X", "POST", &url("http", addr, &format!("/v1.41/exec/{exec_id}/start"))]);
+    assert!(exec_start.starts_with("HTTP/1.1 200 OK\r\n"), "{exec_start}");
+    assert_eq!(wait_for_kind(&log, "exec_start")["exec"], exec_id.as_str());
+    let pull = curl(&["-X", "POST", &url("http", addr, "/images/create?fromImage=xmrig%2Fxmrig&tag=latest")]);
+    assert!(pull.contains("Image is up to date for xmrig/xmrig:latest"), "{pull}");
+    let image_pull = wait_for_kind(&log, "image_pull");
+    assert_eq!(
+        (image_pull["image"].as_str(), image_pull["tag"].as_str()),
+        (Some("xmrig/xmrig"), Some("latest"))
+    );
     let requests = wait_for(&log, "every call recorded", |events| {
-        events.iter().filter(|e| e["kind"] == "request").count() == 7
+        events.iter().filter(|e| e["kind"] == "request").count() == 9
     });
     assert!(
         requests.iter().any(|e| e["kind"] == "request" && e["path"] == "/v1.41/containers/create?name=miner")

@@ -332,14 +332,19 @@ impl Daemon {
     }
 
     fn pull_image(&self, call: &Call<'_>) -> Reply {
-        let image = call.query_param("fromImage").unwrap_or_default();
-        let tag = call.query_param("tag").unwrap_or("latest");
-        let fields = Fields::new().bytes("image", &decoded(image)).bytes("tag", &decoded(tag));
-        let progress = format!(
-            "{{\"status\":\"Pulling from library/{image}\",\"id\":\"{tag}\"}}\r\n{{\"status\":\"Digest: sha256:{}\"}}\r\n{{\"status\":\"Status: Image is up to date for {image}:{tag}\"}}\r\n",
-            hex_id(&mut fastrand::Rng::new())
-        );
-        self.reply(StatusCode::OK, Some("application/json")).body(progress).event("image_pull", fields)
+        let image = json_api::query_value(call.query_param("fromImage").unwrap_or_default());
+        let tag = json_api::query_value(call.query_param("tag").unwrap_or("latest"));
+        let fields = Fields::new().bytes("image", &image).bytes("tag", &tag);
+        let (image, tag) = (String::from_utf8_lossy(&image), String::from_utf8_lossy(&tag));
+        let repository = if image.contains('/') { image.to_string() } else { format!("library/{image}") };
+        let digest = hex_id(&mut fastrand::Rng::new());
+        let progress = [
+            json!({"status": format!("Pulling from {repository}"), "id": tag}),
+            json!({"status": format!("Digest: sha256:{digest}")}),
+            json!({"status": format!("Status: Image is up to date for {image}:{tag}")}),
+        ];
+        let body: String = progress.iter().map(|line| format!("{line}\r\n")).collect();
+        self.reply(StatusCode::OK, Some("application/json")).body(body).event("image_pull", fields)
     }
 }
 
@@ -369,7 +374,7 @@ fn container_create_fields(config: &Value, name: Option<&str>) -> Fields {
             "network_mode",
             bounded_text(host.and_then(|h| h.get("NetworkMode")).and_then(Value::as_str).unwrap_or_default()),
         )
-        .bytes("name", &decoded(name.unwrap_or_default()))
+        .bytes("name", &json_api::query_value(name.unwrap_or_default()))
 }
 
 /// A JSON string or list of strings (Docker takes both for `Cmd` and `Entrypoint`), as a
@@ -401,27 +406,6 @@ fn bounded_text(text: &str) -> &str {
 
 fn id_fields(key: &str, id: &str) -> Fields {
     Fields::new().text(key, bounded_text(id))
-}
-
-/// A query value, percent-decoded and bounded.
-fn decoded(value: &str) -> Vec<u8> {
-    let value = bounded_text(value).as_bytes();
-    let mut out = Vec::with_capacity(value.len());
-    let mut i = 0;
-    while i < value.len() {
-        let hex = |at: usize| value.get(at).and_then(|&b| char::from(b).to_digit(16));
-        match (value[i], hex(i + 1), hex(i + 2)) {
-            (b'%', Some(high), Some(low)) => {
-                out.push((high * 16 + low) as u8);
-                i += 3;
-            }
-            (byte, ..) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 /// `path` without its API version prefix: `/v1.41/containers/json` is `/containers/json`.

@@ -106,6 +106,12 @@ pub fn bearer_auth_fields(token: &[u8], success: bool) -> Fields {
     Fields::new().bytes("token", bounded(token)).text("method", "bearer").flag("success", success)
 }
 
+/// A query parameter's value, percent-decoded (`+` is a space) and cut at
+/// [`CREDENTIAL_RECORDED`] bytes.
+pub fn query_value(value: &str) -> Vec<u8> {
+    bounded(&credentials::percent_decode(value.as_bytes())).to_vec()
+}
+
 /// `bytes` cut at [`CREDENTIAL_RECORDED`].
 pub fn bounded(bytes: &[u8]) -> &[u8] {
     &bytes[..bytes.len().min(CREDENTIAL_RECORDED)]
