@@ -22,6 +22,7 @@ mod config;
 mod credentials;
 mod head;
 mod io;
+pub mod json_api;
 mod pages;
 mod site;
 mod tls;

@@ -7,9 +7,12 @@
 //! below. The listening framework, the events around each connection and the limits stay in
 //! [`crate::listener`].
 
+pub mod docker_api;
+pub mod elasticsearch;
 pub mod ftp;
 pub mod generic;
 pub mod http;
+pub mod k8s;
 pub mod mssql;
 pub mod mysql;
 pub mod postgres;
@@ -56,6 +59,12 @@ pub enum Emulator {
     Ssh(ssh::Ssh),
     /// Telnet login with the fake shell.
     Telnet(telnet::Telnet),
+    /// `elasticsearch` on 9200.
+    Elasticsearch(elasticsearch::Elasticsearch),
+    /// `docker_api`: 2375 in the clear, 2376 over TLS.
+    DockerApi(docker_api::DockerApi),
+    /// `k8s`: 6443 over TLS, 8080 the insecure port.
+    K8s(k8s::K8s),
 }
 
 impl Emulator {
@@ -76,6 +85,17 @@ impl Emulator {
             ("redis", Transport::Tcp, 6379) => Emulator::Redis(Box::new(redis::Redis::from_env(env)?)),
             ("ssh", Transport::Tcp, 22) => Emulator::Ssh(ssh::Ssh::from_env(env)?),
             ("telnet", Transport::Tcp, 23) => Emulator::Telnet(telnet::Telnet::from_env(env)?),
+            ("elasticsearch", Transport::Tcp, 9200) => {
+                Emulator::Elasticsearch(elasticsearch::Elasticsearch::from_env(env)?)
+            }
+            ("docker_api", Transport::Tcp, 2375) => {
+                Emulator::DockerApi(docker_api::DockerApi::from_env(env, http::Scheme::Plain)?)
+            }
+            ("docker_api", Transport::Tcp, 2376) => {
+                Emulator::DockerApi(docker_api::DockerApi::from_env(env, http::Scheme::Tls)?)
+            }
+            ("k8s", Transport::Tcp, 6443) => Emulator::K8s(k8s::K8s::from_env(env, http::Scheme::Tls)?),
+            ("k8s", Transport::Tcp, 8080) => Emulator::K8s(k8s::K8s::from_env(env, http::Scheme::Plain)?),
             _ => Emulator::Generic,
         })
     }
@@ -83,7 +103,11 @@ impl Emulator {
     /// The limits of one connection to this emulator.
     pub fn limits(&self) -> TcpLimits {
         match self {
-            Emulator::Generic | Emulator::Http(_) => TcpLimits::default(),
+            Emulator::Generic
+            | Emulator::Http(_)
+            | Emulator::Elasticsearch(_)
+            | Emulator::DockerApi(_)
+            | Emulator::K8s(_) => TcpLimits::default(),
             Emulator::Ftp(_) => ftp::LIMITS,
             Emulator::Smtp(_) => smtp::LIMITS,
             Emulator::Mssql(_) => mssql::LIMITS,
@@ -107,6 +131,9 @@ impl Emulator {
             Emulator::Redis(redis) => redis.serve(stream, session).await,
             Emulator::Ssh(ssh) => ssh.serve(stream, session).await,
             Emulator::Telnet(telnet) => telnet.serve(stream, session).await,
+            Emulator::Elasticsearch(elasticsearch) => elasticsearch.serve(stream, session).await,
+            Emulator::DockerApi(docker) => docker.serve(stream, session).await,
+            Emulator::K8s(k8s) => k8s.serve(stream, session).await,
         }
     }
 
@@ -123,7 +150,10 @@ impl Emulator {
             | Emulator::Redis(_)
             | Emulator::Smtp(_)
             | Emulator::Ssh(_)
-            | Emulator::Telnet(_) => None,
+            | Emulator::Telnet(_)
+            | Emulator::Elasticsearch(_)
+            | Emulator::DockerApi(_)
+            | Emulator::K8s(_) => None,
         }
     }
 }
