@@ -4,6 +4,7 @@ mod support;
 
 use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use chaff_sensor::emulators::Emulator;
 use chaff_sensor::recorder::MemoryLog;
@@ -238,4 +239,57 @@ fn tftp_put_is_an_access_violation_and_recorded() {
     let request = requests.iter().find(|e| e["opcode"] == "WRQ").unwrap();
     assert_eq!(request["filename"], "upload.bin");
     assert_eq!(protocol_events(&log, "request").len(), 1);
+}
+
+/// For identifying the services by hand: serves dns on 127.0.0.1:53 (udp and tcp), snmp on
+/// 127.0.0.1:161/udp and tftp on 127.0.0.1:69/udp for two minutes, events on stdout
+/// (`--nocapture`), while one runs `nmap -sU -sV -Pn -p 53,69,161 127.0.0.1` (as root).
+/// Configure with the usual variables.
+#[test]
+#[ignore = "binds fixed privileged ports and waits; run by hand"]
+fn serve_on_the_real_ports_for_nmap() {
+    use std::sync::Arc;
+
+    use chaff_sensor::Recorder;
+
+    let env = Env::from_process();
+    let _guard = support::runtime().enter();
+    for (slug, number) in [("dns", 53), ("snmp", 161), ("tftp", 69)] {
+        let port = Port { number, transport: Transport::Udp };
+        let emulator = Arc::new(Emulator::for_port(slug, port, &env).unwrap());
+        let recorder = Arc::new(Recorder::stdout(env.decky(), slug));
+        let socket = std::net::UdpSocket::bind(("127.0.0.1", number)).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let socket = tokio::net::UdpSocket::from_std(socket).unwrap();
+        support::runtime().spawn(chaff_sensor::listener::serve_udp(socket, emulator, recorder));
+    }
+    let port = Port { number: 53, transport: Transport::Tcp };
+    let emulator = Emulator::for_port("dns", port, &env).unwrap();
+    let limits = emulator.limits();
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 53)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    let recorder = Arc::new(Recorder::stdout(env.decky(), "dns"));
+    support::runtime().spawn(chaff_sensor::listener::serve_tcp(
+        listener,
+        Arc::new(emulator),
+        limits,
+        recorder,
+    ));
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+#[test]
+fn other_tftp_opcodes_are_recorded_and_dropped() {
+    let (addr, log) = serve_udp("tftp", 69, &[("NODE_NAME", "files-01")]);
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    client.send_to(b"\x00\x04\x00\x01", addr).unwrap();
+    client.send_to(b"\x00\x01no-mode", addr).unwrap();
+    let requests =
+        wait_for(&log, "two requests", |e| e.iter().filter(|e| e["kind"] == "request").count() == 2);
+    let opcodes: Vec<&Value> =
+        requests.iter().filter(|e| e["kind"] == "request").map(|e| &e["opcode"]).collect();
+    assert_eq!(opcodes, ["ACK", "RRQ"]);
+    assert!(client.recv(&mut [0u8; 512]).is_err(), "no answer");
 }

@@ -38,8 +38,11 @@ const DEFAULT_BIND_VERSION: &str = "9.18.28-0ubuntu0.22.04.1-Ubuntu";
 const MAX_NAME_BYTES: usize = 255;
 const MAX_POINTER_HOPS: usize = 16;
 
-/// TTL of every record the zone serves.
+/// TTL of every record the zone serves; CHAOS answers have TTL 0, as BIND's.
 const TTL: u32 = 3600;
+
+/// Offset of the question name in a message: answers about it point there (RFC 1035 §4.1.4).
+const QUESTION_NAME_POINTER: [u8; 2] = [0xc0, 12];
 
 const TYPE_A: u16 = 1;
 const TYPE_NS: u16 = 2;
@@ -314,7 +317,7 @@ impl Dns {
         out.extend_from_slice(&question.qclass.to_be_bytes());
         let class = if question.qclass == CLASS_CH { CLASS_CH } else { CLASS_IN };
         for record in answers.iter().chain(authority) {
-            write_record(&mut out, record, class);
+            write_record(&mut out, record, class, &question.name);
         }
         if let Some(edns) = question.edns {
             self.write_opt(&mut out, edns);
@@ -520,11 +523,17 @@ fn unescape_label(label: &str) -> Vec<u8> {
     out
 }
 
-fn write_record(out: &mut Vec<u8>, record: &Record, class: u16) {
-    write_name(out, &record.name);
+/// Writes `record`; its name is compressed to a pointer when it is the question's.
+fn write_record(out: &mut Vec<u8>, record: &Record, class: u16, question_name: &str) {
+    if record.name.eq_ignore_ascii_case(question_name) {
+        out.extend_from_slice(&QUESTION_NAME_POINTER);
+    } else {
+        write_name(out, &record.name);
+    }
     out.extend_from_slice(&record.data.rtype().to_be_bytes());
     out.extend_from_slice(&class.to_be_bytes());
-    out.extend_from_slice(&TTL.to_be_bytes());
+    let ttl = if class == CLASS_CH { 0 } else { TTL };
+    out.extend_from_slice(&ttl.to_be_bytes());
     let mut rdata = Vec::with_capacity(64);
     match &record.data {
         RData::A(ip) => rdata.extend_from_slice(&ip.octets()),

@@ -4,8 +4,9 @@
 //! with ERROR 2 "Access violation" — what tftpd-hpa answers from an empty, read-only
 //! `/srv/tftp` (no `--create`). No transfer is ever started, so the sensor opens no ports
 //! beyond its own and stores nothing. Every request is recorded as `request` with its file
-//! name, mode and RFC 2347 options; other opcodes sent to port 69 get ERROR 4 "Illegal TFTP
-//! operation" and a `request` event with `opcode` only.
+//! name, mode and RFC 2347 options. Anything else sent to port 69 (other opcodes, malformed
+//! requests) is recorded as a `request` with `opcode` only and not answered, as tftpd-hpa
+//! drops it.
 
 use std::net::SocketAddr;
 
@@ -46,19 +47,11 @@ impl Tftp {
     pub fn answer(&self, datagram: &[u8], peer: SocketAddr, recorder: &Recorder) -> Option<Vec<u8>> {
         let opcode = u16::from_be_bytes(datagram.get(..2)?.try_into().ok()?);
         let (fields, reply) = match parse_request(datagram) {
-            Some(request) => {
-                let reply = if request.opcode == OPCODE_RRQ {
-                    error_packet(1, "File not found")
-                } else {
-                    error_packet(2, "Access violation")
-                };
-                (request_fields(&request), reply)
+            Some(request) if request.opcode == OPCODE_RRQ => {
+                (request_fields(&request), Some(error_packet(1, "File not found")))
             }
-            // An ERROR to port 69 is never answered (RFC 1350: errors are not acknowledged).
-            None if opcode == OPCODE_ERROR => (Fields::new().text("opcode", opcode_name(opcode)), Vec::new()),
-            None => {
-                (Fields::new().text("opcode", opcode_name(opcode)), error_packet(4, "Illegal TFTP operation"))
-            }
+            Some(request) => (request_fields(&request), Some(error_packet(2, "Access violation"))),
+            None => (Fields::new().text("opcode", opcode_name(opcode)), None),
         };
         recorder.record(&Event {
             transport: Transport::Udp,
@@ -67,7 +60,7 @@ impl Tftp {
             conn: None,
             kind: Kind::Protocol { name: "request", fields },
         });
-        (!reply.is_empty()).then_some(reply)
+        reply
     }
 }
 
