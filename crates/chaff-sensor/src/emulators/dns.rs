@@ -41,6 +41,10 @@ const MAX_POINTER_HOPS: usize = 16;
 /// TTL of every record the zone serves; CHAOS answers have TTL 0, as BIND's.
 const TTL: u32 = 3600;
 
+/// Longest TXT data accepted from `DNS_EXTRA_RECORDS`: every answer stays within one
+/// EDNS-sized datagram.
+const MAX_TXT_BYTES: usize = 1024;
+
 /// Offset of the question name in a message: answers about it point there (RFC 1035 §4.1.4).
 const QUESTION_NAME_POINTER: [u8; 2] = [0xc0, 12];
 
@@ -614,10 +618,15 @@ fn base_records(zone: &str, decky: &str) -> Vec<Record> {
     records
 }
 
+/// First octets of large public allocations (cloud and CDN networks): sinkhole answers
+/// never fall in private, loopback or reserved space.
+const SINKHOLE_FIRST_OCTETS: [u8; 10] = [23, 34, 35, 52, 54, 104, 142, 151, 185, 199];
+
 /// A stable public-looking address for a sinkholed name.
 fn sinkhole_address(name: &str) -> Ipv4Addr {
-    let [a, b, c, ..] = fnv1a(name.as_bytes()).to_be_bytes();
-    Ipv4Addr::new(23 + a % 150, b, c, 1 + a % 250)
+    let [a, b, c, d, ..] = fnv1a(name.as_bytes()).to_be_bytes();
+    let first = SINKHOLE_FIRST_OCTETS[usize::from(a) % SINKHOLE_FIRST_OCTETS.len()];
+    Ipv4Addr::new(first, b, c, 1 + d % 254)
 }
 
 /// Parses one zone-file line `name [ttl] [IN] TYPE value`; `name` relative to `zone` unless
@@ -648,6 +657,7 @@ fn parse_record_line(line: &str, zone: &str) -> Result<Record, String> {
         "A" => RData::A(value.parse().map_err(|_| format!("bad IPv4 address {value:?}"))?),
         "AAAA" => RData::Aaaa(value.parse().map_err(|_| format!("bad IPv6 address {value:?}"))?),
         "CNAME" => RData::Cname(absolute(&value)?),
+        "TXT" if value.len() > MAX_TXT_BYTES => return Err(format!("TXT longer than {MAX_TXT_BYTES} bytes")),
         "TXT" => RData::Txt(value.trim_matches('"').to_owned()),
         other => return Err(format!("unsupported record type {other:?} (A, AAAA, CNAME, TXT)")),
     };
@@ -741,6 +751,16 @@ mod tests {
         let reply = server.respond(&parse_query(&query("google.com", TYPE_A, CLASS_IN)).unwrap());
         assert_eq!((rcode(&reply), reply[3] & 0x80 != 0), (RCODE_NOERROR, true));
         assert_eq!(u16::from_be_bytes([reply[6], reply[7]]), 1);
+    }
+
+    #[test]
+    fn sinkhole_addresses_are_public_and_stable() {
+        for name in ["google.com", "example.org", "a", "evil.test", "x.y.z"] {
+            let address = sinkhole_address(name);
+            assert_eq!(address, sinkhole_address(name));
+            assert!(!address.is_private() && !address.is_loopback() && address.octets()[3] != 0, "{address}");
+        }
+        assert!(parse_record_line(&format!("big TXT {}", "x".repeat(2000)), "z").is_err());
     }
 
     #[test]

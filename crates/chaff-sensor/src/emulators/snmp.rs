@@ -151,7 +151,8 @@ impl Snmp {
             conn: None,
             kind: Kind::Protocol { name: "request", fields },
         });
-        let request = request?;
+        // Like Net-SNMP, unknown versions and wrong communities get silence.
+        let request = request.filter(|r| matches!(r.version, VERSION_1 | VERSION_2C))?;
         (request.community == self.community).then(|| self.respond(&request)).flatten()
     }
 
@@ -590,6 +591,18 @@ mod tests {
         let bulk = request(1, "public", PDU_GETBULK, &[&[1, 3, 6, 1, 2, 1, 1]]);
         let walked = reply_oids(&snmp.respond(&parse_request(&bulk).unwrap()).unwrap());
         assert_eq!(walked.len(), 10, "eight objects, ifNumber, then endOfMibView");
+    }
+
+    #[test]
+    fn unknown_versions_and_wrong_communities_get_no_answer() {
+        let (recorder, log) = Recorder::memory("d", "snmp");
+        let snmp = agent(&[]);
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let name: &[u32] = &[1, 3, 6, 1, 2, 1, 1, 5, 0];
+        assert!(snmp.answer(&request(2, "public", PDU_GET, &[name]), peer, &recorder).is_none());
+        assert!(snmp.answer(&request(1, "private", PDU_GET, &[name]), peer, &recorder).is_none());
+        assert!(snmp.answer(&request(1, "public", PDU_GET, &[name]), peer, &recorder).is_some());
+        assert_eq!(log.lines().len(), 3, "every request is recorded");
     }
 
     #[test]
