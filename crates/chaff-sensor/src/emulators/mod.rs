@@ -7,6 +7,7 @@
 //! below. The listening framework, the events around each connection and the limits stay in
 //! [`crate::listener`].
 
+pub mod dns;
 pub mod docker_api;
 pub mod elasticsearch;
 pub mod ftp;
@@ -19,9 +20,11 @@ pub mod postgres;
 pub mod redis;
 pub mod shell;
 pub mod smtp;
+pub mod snmp;
 pub mod ssh;
 pub mod telnet;
 pub mod text_lines;
+pub mod tftp;
 
 use std::fmt;
 use std::io;
@@ -40,6 +43,12 @@ use crate::recorder::Recorder;
 pub enum Emulator {
     /// Accepts, reads and records; answers nothing.
     Generic,
+    /// BIND 9 look-alike (`dns`, 53/udp and 53/tcp).
+    Dns(dns::Dns),
+    /// SNMP v1/v2c agent (`snmp`, 161/udp).
+    Snmp(snmp::Snmp),
+    /// TFTP server (`tftp`, 69/udp).
+    Tftp(tftp::Tftp),
     /// vsftpd or ProFTPD (`ftp`, port 21).
     Ftp(ftp::Ftp),
     /// A web server: `http` port 80 in the clear, port 443 of `http` and `https` over TLS.
@@ -71,6 +80,9 @@ impl Emulator {
     /// The emulator for `port` of service `slug`, configured from `env`.
     pub fn for_port(slug: &str, port: Port, env: &Env) -> Result<Emulator, ConfigError> {
         Ok(match (slug, port.transport, port.number) {
+            ("dns", _, 53) => Emulator::Dns(dns::Dns::from_env(env)?),
+            ("snmp", Transport::Udp, 161) => Emulator::Snmp(snmp::Snmp::from_env(env)?),
+            ("tftp", Transport::Udp, 69) => Emulator::Tftp(tftp::Tftp::from_env(env)?),
             ("ftp", Transport::Tcp, 21) => Emulator::Ftp(ftp::Ftp::from_env(env)?),
             ("http", Transport::Tcp, 80) => Emulator::Http(http::Http::from_env(env, http::Scheme::Plain)?),
             ("http" | "https", Transport::Tcp, 443) => {
@@ -108,6 +120,7 @@ impl Emulator {
             | Emulator::Elasticsearch(_)
             | Emulator::DockerApi(_)
             | Emulator::K8s(_) => TcpLimits::default(),
+            Emulator::Dns(_) | Emulator::Snmp(_) | Emulator::Tftp(_) => TcpLimits::default(),
             Emulator::Ftp(_) => ftp::LIMITS,
             Emulator::Smtp(_) => smtp::LIMITS,
             Emulator::Mssql(_) => mssql::LIMITS,
@@ -121,7 +134,8 @@ impl Emulator {
     /// Serves one TCP connection until it ends, and says why it ended.
     pub async fn serve(&self, stream: Stream, session: &Session) -> io::Result<EndReason> {
         match self {
-            Emulator::Generic => generic::serve(stream).await,
+            Emulator::Generic | Emulator::Snmp(_) | Emulator::Tftp(_) => generic::serve(stream).await,
+            Emulator::Dns(dns) => dns.serve(stream, session).await,
             Emulator::Ftp(ftp) => ftp.serve(stream, session).await,
             Emulator::Http(http) => http.serve(stream, session).await,
             Emulator::Smtp(smtp) => smtp.serve(stream, session).await,
@@ -139,8 +153,10 @@ impl Emulator {
 
     /// The reply to one datagram, if the protocol answers it; the framework has recorded it.
     pub fn answer(&self, datagram: &[u8], peer: SocketAddr, recorder: &Recorder) -> Option<Vec<u8>> {
-        let _ = (datagram, peer, recorder);
         match self {
+            Emulator::Dns(dns) => dns.answer(datagram, peer, recorder),
+            Emulator::Snmp(snmp) => snmp.answer(datagram, peer, recorder),
+            Emulator::Tftp(tftp) => tftp.answer(datagram, peer, recorder),
             Emulator::Generic
             | Emulator::Ftp(_)
             | Emulator::Http(_)
