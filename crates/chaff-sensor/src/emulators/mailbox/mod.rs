@@ -10,7 +10,8 @@
 //!   the weak `admin:admin123,root:toor,mail:mail,user:user`); every other login fails.
 //!
 //! A logged-in client finds the same three bait messages ([`store`]) in its INBOX; nothing
-//! it does changes them for the next connection. Every command line is recorded as
+//! it does changes them for the next connection. A failed login is answered after two
+//! seconds, as Dovecot does. Every command line is recorded as
 //! `command` and every login attempt as `auth`.
 
 pub mod imap;
@@ -34,6 +35,7 @@ use crate::emulators::text_lines::{LineRead, read_line};
 use crate::env::{ConfigError, Env};
 use crate::event::Fields;
 use crate::listener::{Session, Stream, TcpLimits};
+use crate::persona::decky_seed;
 
 /// Dovecot's pre-login and client idle timeouts are minutes, not seconds; room for a mail
 /// client fetching every message.
@@ -46,8 +48,18 @@ pub const LIMITS: TcpLimits = TcpLimits {
 /// The longest `<P>_USERS` value accepted.
 const MAX_USERS: usize = 4096;
 
+/// Dovecot's default `auth_failure_delay`.
+const AUTH_FAILURE_DELAY: Duration = Duration::from_secs(2);
+
 /// Accounts when `<P>_USERS` is unset: the original's weak defaults.
 const DEFAULT_USERS: &str = "admin:admin123,root:toor,mail:mail,user:user";
+
+/// UIDVALIDITY is the mailbox's creation time in Dovecot: a stable moment of 2020-2023.
+fn uid_validity(decky: &str) -> u32 {
+    const EARLIEST: u32 = 1_580_000_000;
+    const SPAN: u64 = 100_000_000;
+    EARLIEST + (decky_seed(decky, "mailbox-uidvalidity") % SPAN) as u32
+}
 
 /// Whether a port speaks in the clear or inside TLS from its first byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +74,7 @@ pub struct MailServer {
     ready: String,
     accounts: Vec<(String, String)>,
     messages: Vec<Message>,
-    /// Stable per decky, for IMAP's UIDVALIDITY.
+    /// Stable per decky ([`uid_validity`]): IMAP's UIDVALIDITY, POP3's UIDL suffix.
     uid_validity: u32,
     tls: Option<TlsAcceptor>,
 }
@@ -86,12 +98,11 @@ impl MailServer {
                 ConfigError::new("NODE_NAME", format!("cannot make a certificate for {decky:?}: {e}"))
             })?),
         };
-        let uid_validity = (crate::persona::decky_seed(decky, "mailbox-uidvalidity") % 1_000_000_000) as u32;
         Ok(MailServer {
             ready,
             accounts,
             messages: store::bait_messages(decky),
-            uid_validity: 1_600_000_000 + uid_validity % 100_000_000,
+            uid_validity: uid_validity(decky),
             tls,
         })
     }
@@ -101,8 +112,9 @@ impl MailServer {
         self.accounts.iter().any(|(u, p)| u.as_bytes() == username && p.as_bytes() == password)
     }
 
-    /// Checks a login attempt and records it as `auth`.
-    fn login(&self, session: &Session, mechanism: &str, credentials: &Credentials) -> bool {
+    /// Checks a login attempt and records it as `auth`; a failure is answered only after
+    /// Dovecot's `auth_failure_delay`.
+    async fn login(&self, session: &Session, mechanism: &str, credentials: &Credentials) -> bool {
         let success = self.accepts(&credentials.username, &credentials.password);
         let mut fields = Fields::new()
             .text("mechanism", mechanism)
@@ -112,6 +124,9 @@ impl MailServer {
             fields = fields.bytes("authzid", &credentials.authzid);
         }
         session.record("auth", fields.flag("success", success));
+        if !success {
+            tokio::time::sleep(AUTH_FAILURE_DELAY).await;
+        }
         success
     }
 

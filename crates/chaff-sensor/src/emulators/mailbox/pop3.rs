@@ -132,7 +132,7 @@ impl Pop3 {
         mechanism: &str,
         credentials: &Credentials,
     ) -> io::Result<(Flow, bool)> {
-        let success = self.server.login(session, mechanism, credentials);
+        let success = self.server.login(session, mechanism, credentials).await;
         if success {
             conn.send_line("+OK Logged in.").await?;
         } else {

@@ -200,7 +200,7 @@ impl Imap {
         mechanism: &str,
         credentials: &Credentials,
     ) -> io::Result<()> {
-        if self.server.login(session, mechanism, credentials) {
+        if self.server.login(session, mechanism, credentials).await {
             *state = State::Authenticated;
             conn.tagged(tag, &format!("OK [CAPABILITY {CAPABILITIES}] Logged in")).await
         } else {
@@ -256,14 +256,14 @@ impl Imap {
             "IDLE" => {
                 conn.send("+ idling\r\n".to_owned()).await?;
                 let mut line = Vec::new();
-                loop {
-                    match conn.read_line(&mut line).await? {
-                        LineRead::Eof => return Ok(()),
-                        _ if line.eq_ignore_ascii_case(b"DONE") => break,
-                        _ => {}
-                    }
+                if conn.read_line(&mut line).await? == LineRead::Eof {
+                    return Ok(());
                 }
-                conn.tagged(tag, "OK Idle completed (0.001 + 1.000 secs).").await
+                if line.eq_ignore_ascii_case(b"DONE") {
+                    conn.tagged(tag, "OK Idle completed (0.001 + 1.000 secs).").await
+                } else {
+                    conn.tagged(tag, "BAD Expected DONE.").await
+                }
             }
             "UNSELECT" | "CLOSE" | "FETCH" | "STORE" | "SEARCH" | "EXPUNGE" | "COPY" | "UID" => {
                 let State::Selected(selected) = state else {
