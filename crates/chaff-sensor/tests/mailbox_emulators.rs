@@ -460,17 +460,17 @@ fn invalid_configuration_is_refused_naming_the_variable() {
     }
 }
 
-/// Serves all four ports for a manual `nmap -sV`: run with `--ignored --nocapture`.
+/// Serves all four ports, per greeting persona, for a manual `nmap -sV`: run with
+/// `--ignored --nocapture`.
 #[test]
 #[ignore]
 fn serve_for_nmap() {
-    for (slug, port) in [("pop3", 110), ("pop3", 995), ("imap", 143), ("imap", 993)] {
-        let (addr, _log) = serve(
-            slug,
-            port,
-            &[("NODE_NAME", "mail-01"), ("POP3_DISTRO", "ubuntu22"), ("IMAP_DISTRO", "ubuntu22")],
-        );
-        println!("{slug}/{port} on {addr}");
+    for distro in ["debian", "ubuntu22", "rocky9"] {
+        for (slug, port) in [("pop3", 110), ("pop3", 995), ("imap", 143), ("imap", 993)] {
+            let env = [("NODE_NAME", "mail-01"), ("POP3_DISTRO", distro), ("IMAP_DISTRO", distro)];
+            let (addr, _log) = serve(slug, port, &env);
+            println!("{distro} {slug}/{port} on {addr}");
+        }
     }
     std::thread::sleep(Duration::from_secs(600));
 }
