@@ -14,6 +14,7 @@ pub mod ftp;
 pub mod generic;
 pub mod http;
 pub mod k8s;
+pub mod mailbox;
 pub mod mssql;
 pub mod mysql;
 pub mod postgres;
@@ -62,6 +63,10 @@ pub enum Emulator {
     Mysql(mysql::Mysql),
     /// `postgres` on 5432.
     Postgres(postgres::Postgres),
+    /// Dovecot's IMAP (`imap`, 143 in the clear and 993 over TLS).
+    Imap(mailbox::imap::Imap),
+    /// Dovecot's POP3 (`pop3`, 110 in the clear and 995 over TLS).
+    Pop3(mailbox::pop3::Pop3),
     /// `redis` on 6379 (boxed: its state is larger than the other variants').
     Redis(Box<redis::Redis>),
     /// SSH server with the fake shell.
@@ -94,6 +99,18 @@ impl Emulator {
             ("mssql", Transport::Tcp, 1433) => Emulator::Mssql(mssql::Mssql::from_env(env)?),
             ("mysql", Transport::Tcp, 3306) => Emulator::Mysql(mysql::Mysql::from_env(env)?),
             ("postgres", Transport::Tcp, 5432) => Emulator::Postgres(postgres::Postgres::from_env(env)?),
+            ("imap", Transport::Tcp, 143) => {
+                Emulator::Imap(mailbox::imap::Imap::from_env(env, mailbox::Transport::Plain)?)
+            }
+            ("imap", Transport::Tcp, 993) => {
+                Emulator::Imap(mailbox::imap::Imap::from_env(env, mailbox::Transport::ImplicitTls)?)
+            }
+            ("pop3", Transport::Tcp, 110) => {
+                Emulator::Pop3(mailbox::pop3::Pop3::from_env(env, mailbox::Transport::Plain)?)
+            }
+            ("pop3", Transport::Tcp, 995) => {
+                Emulator::Pop3(mailbox::pop3::Pop3::from_env(env, mailbox::Transport::ImplicitTls)?)
+            }
             ("redis", Transport::Tcp, 6379) => Emulator::Redis(Box::new(redis::Redis::from_env(env)?)),
             ("ssh", Transport::Tcp, 22) => Emulator::Ssh(ssh::Ssh::from_env(env)?),
             ("telnet", Transport::Tcp, 23) => Emulator::Telnet(telnet::Telnet::from_env(env)?),
@@ -126,6 +143,7 @@ impl Emulator {
             Emulator::Mssql(_) => mssql::LIMITS,
             Emulator::Mysql(_) => mysql::LIMITS,
             Emulator::Postgres(_) => postgres::LIMITS,
+            Emulator::Imap(_) | Emulator::Pop3(_) => mailbox::LIMITS,
             Emulator::Redis(_) => redis::LIMITS,
             Emulator::Ssh(_) | Emulator::Telnet(_) => TcpLimits::INTERACTIVE,
         }
@@ -142,6 +160,8 @@ impl Emulator {
             Emulator::Mssql(mssql) => mssql.serve(stream, session).await,
             Emulator::Mysql(mysql) => mysql.serve(stream, session).await,
             Emulator::Postgres(postgres) => postgres.serve(stream, session).await,
+            Emulator::Imap(imap) => imap.serve(stream, session).await,
+            Emulator::Pop3(pop3) => pop3.serve(stream, session).await,
             Emulator::Redis(redis) => redis.serve(stream, session).await,
             Emulator::Ssh(ssh) => ssh.serve(stream, session).await,
             Emulator::Telnet(telnet) => telnet.serve(stream, session).await,
@@ -163,6 +183,8 @@ impl Emulator {
             | Emulator::Mssql(_)
             | Emulator::Mysql(_)
             | Emulator::Postgres(_)
+            | Emulator::Imap(_)
+            | Emulator::Pop3(_)
             | Emulator::Redis(_)
             | Emulator::Smtp(_)
             | Emulator::Ssh(_)
