@@ -141,23 +141,47 @@ impl Catalogue {
         self.specs().filter(|s| !s.fleet_singleton).map(|s| s.slug.clone()).collect()
     }
 
-    /// `services` without those that would listen on a port an earlier one of them already
-    /// listens on (a decky's services share its address): what random assignment and
-    /// mutation keep of a draw such as `http, https`. Unknown slugs are kept for the caller
-    /// to report.
-    pub fn without_port_clashes(&self, services: Vec<String>) -> Vec<String> {
-        let mut taken = Vec::new();
-        services
-            .into_iter()
-            .filter(|slug| {
-                let Some(spec) = self.spec(slug) else { return true };
-                if spec.ports.iter().any(|p| taken.contains(p)) {
-                    return false;
+    /// Which of `services` serves each port they declare. A decky's services share its
+    /// address, so a port declared by several goes to the one declaring the fewest port
+    /// numbers, the more specific service (`https`'s 443 over `http`'s 80 and 443); the others leave it
+    /// alone. Two equally specific claims (`smtp` and `smtp_relay`) are a clash. Unknown
+    /// slugs and fleet singletons claim nothing.
+    pub fn port_owners<'s>(&self, services: &'s [String]) -> Result<BTreeMap<Port, &'s str>, PortClash> {
+        let mut owners: BTreeMap<Port, &'s str> = BTreeMap::new();
+        for slug in services {
+            let Some(spec) = self.spec(slug).filter(|s| !s.fleet_singleton) else { continue };
+            for &port in &spec.ports {
+                let Some(&holder) = owners.get(&port) else {
+                    owners.insert(port, slug);
+                    continue;
+                };
+                let held_by = self.spec(holder).map_or(0, port_numbers);
+                match port_numbers(spec).cmp(&held_by) {
+                    std::cmp::Ordering::Less => {
+                        owners.insert(port, slug);
+                    }
+                    std::cmp::Ordering::Greater => {}
+                    std::cmp::Ordering::Equal => {
+                        return Err(PortClash { port, first: holder.to_owned(), second: slug.clone() });
+                    }
                 }
-                taken.extend(spec.ports.iter().cloned());
-                true
-            })
-            .collect()
+            }
+        }
+        Ok(owners)
+    }
+
+    /// `services` without those that would clash with an earlier one of them
+    /// ([`Catalogue::port_owners`]): what random assignment and mutation keep of a draw such
+    /// as `smtp, smtp_relay`.
+    pub fn without_port_clashes(&self, services: Vec<String>) -> Vec<String> {
+        let mut kept: Vec<String> = Vec::with_capacity(services.len());
+        for slug in services {
+            kept.push(slug);
+            if self.port_owners(&kept).is_err() {
+                kept.pop();
+            }
+        }
+        kept
     }
 
     /// Whether a decky can run `slug`.
@@ -259,4 +283,20 @@ pub(crate) mod tests {
             CatalogueError::InvalidCustomName("Web".into())
         );
     }
+}
+
+/// How many distinct port numbers `spec` declares (443/tcp and 443/udp count once).
+fn port_numbers(spec: &ServiceSpec) -> usize {
+    let mut numbers: Vec<u16> = spec.ports.iter().map(|p| p.number).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    numbers.len()
+}
+
+/// Two services of one decky that claim the same port equally.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortClash {
+    pub port: Port,
+    pub first: String,
+    pub second: String,
 }

@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use chaff_plugin_host::spec::{DeckyContext, ServiceConfig, ServiceSpec};
+use chaff_plugin_host::spec::{DeckyContext, Port, ServiceConfig, ServiceSpec};
 use chaff_plugin_host::{ConfigError, PolicyViolation};
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
@@ -63,6 +63,10 @@ pub const FLEET_SERVICE_OS_FAMILY: &str = "linux";
 /// already refuses the other networking keys.) Dropped from fleet services too: they are
 /// reached at their own address, never through ports published on the Docker host.
 const NAMESPACE_CONFLICTS: &[&str] = &["ports", "expose"];
+
+/// The environment variable telling Chaff's sensor which of its service's declared ports
+/// (`443/tcp,...`) another service of the decky serves, so it leaves them alone.
+pub const SKIP_PORTS_ENV: &str = "CHAFF_SKIP_PORTS";
 
 /// A rendered compose project. `document` has `services`, `networks` and, when a fragment
 /// uses named volumes, `volumes`. There is no top-level `name` (docker-compose 1.29 refuses
@@ -110,10 +114,7 @@ pub enum RenderError {
     #[error("fleet service '{service}': plugin failed: {source}")]
     FleetServicePlugin { service: String, source: Box<dyn std::error::Error + Send + Sync> },
     /// Every service of a decky shares the decky's address: one port, one service.
-    #[error(
-        "decky '{decky}': services '{first}' and '{second}' both listen on {port}; keep one of them \
-         (http already serves 443/tcp over TLS)"
-    )]
+    #[error("decky '{decky}': services '{first}' and '{second}' both listen on {port}; keep one of them")]
     PortClash { decky: String, port: String, first: String, second: String },
     #[error("container name '{name}' would be used twice (by {first} and by {second})")]
     ContainerNameClash { name: String, first: String, second: String },
@@ -133,7 +134,12 @@ pub fn render_fleet<P: ServicePlugins>(fleet: &Fleet, plugins: &P) -> Result<Com
         let base_name = naming::base_container_name(&decky.name);
         claim_name(&mut owners, &base_name, || format!("decky '{}'", decky.name))?;
         services.insert(base_name, base_container(fleet, decky, &network));
-        let mut listeners = HashMap::new();
+        let listeners = catalogue.port_owners(&decky.services).map_err(|clash| RenderError::PortClash {
+            decky: decky.name.clone(),
+            port: clash.port.to_string(),
+            first: clash.first,
+            second: clash.second,
+        })?;
         for slug in &decky.services {
             let spec = catalogue.spec(slug).ok_or_else(|| RenderError::UnknownService {
                 decky: decky.name.clone(),
@@ -143,12 +149,13 @@ pub fn render_fleet<P: ServicePlugins>(fleet: &Fleet, plugins: &P) -> Result<Com
                 tracing::debug!(decky = %decky.name, service = %slug, "skipping a fleet singleton");
                 continue;
             }
-            claim_ports(&mut listeners, decky, spec)?;
             let name = naming::service_container_name(&decky.name, slug);
             claim_name(&mut owners, &name, || format!("service {slug} of decky '{}'", decky.name))?;
             let fragment = fragment(&catalogue, plugins, decky, spec)?;
+            let yielded =
+                spec.ports.iter().filter(|p| listeners.get(p) != Some(&slug.as_str())).copied().collect();
             let container =
-                ServiceContainer { fleet, spec, name: &name, attachment: Attachment::Decky(decky) };
+                ServiceContainer { fleet, spec, name: &name, attachment: Attachment::Decky(decky), yielded };
             services.insert(name.clone(), container.finish(fragment, &mut volumes));
         }
     }
@@ -158,7 +165,7 @@ pub fn render_fleet<P: ServicePlugins>(fleet: &Fleet, plugins: &P) -> Result<Com
         claim_name(&mut owners, &name, || format!("fleet service {}", service.slug))?;
         let fragment = fleet_service_fragment(plugins, spec, &name, service.ip)?;
         let attachment = Attachment::Fleet { network: &network, ip: service.ip };
-        let container = ServiceContainer { fleet, spec, name: &name, attachment };
+        let container = ServiceContainer { fleet, spec, name: &name, attachment, yielded: Vec::new() };
         services.insert(name.clone(), container.finish(fragment, &mut volumes));
     }
     let mut document = Map::new();
@@ -168,26 +175,6 @@ pub fn render_fleet<P: ServicePlugins>(fleet: &Fleet, plugins: &P) -> Result<Com
         document.insert("volumes".into(), Value::Object(volumes));
     }
     Ok(ComposeProject { name: naming::project_name(&fleet.name), document: Value::Object(document) })
-}
-
-/// Records the ports `spec` listens on in `decky`'s network namespace, shared by all its
-/// services; a port claimed twice is an error naming both services.
-fn claim_ports<'a>(
-    listeners: &mut HashMap<String, &'a str>,
-    decky: &Decky,
-    spec: &'a ServiceSpec,
-) -> Result<(), RenderError> {
-    for port in &spec.ports {
-        if let Some(first) = listeners.insert(port.to_string(), &spec.slug) {
-            return Err(RenderError::PortClash {
-                decky: decky.name.clone(),
-                port: port.to_string(),
-                first: first.to_owned(),
-                second: spec.slug.clone(),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Records that `name` is taken by `owner`; a second claim is an error.
@@ -354,6 +341,8 @@ struct ServiceContainer<'a> {
     /// Container name and compose key.
     name: &'a str,
     attachment: Attachment<'a>,
+    /// Declared ports another service of the decky serves ([`Catalogue::port_owners`]).
+    yielded: Vec<Port>,
 }
 
 /// Whom a service container serves, which decides its identity and its networking.
@@ -423,6 +412,10 @@ impl ServiceContainer<'_> {
         // The original never passed its log target to services (its quirk 11.2).
         if let Some(target) = &self.fleet.log_target {
             environment.insert("LOG_TARGET".into(), json!(target));
+        }
+        if !self.yielded.is_empty() {
+            let ports: Vec<String> = self.yielded.iter().map(Port::to_string).collect();
+            environment.insert(SKIP_PORTS_ENV.into(), json!(ports.join(",")));
         }
         container.insert("environment".into(), Value::Object(environment));
     }

@@ -206,26 +206,38 @@ fn render_errors() {
 }
 
 #[test]
-fn services_of_a_decky_cannot_share_a_port() {
+fn a_shared_port_goes_to_the_more_specific_service_and_equal_claims_are_refused() {
     let mut plugins = FakePlugins::new();
-    let mut https = plugins.specs.iter().find(|s| s.slug == "http").unwrap().clone();
-    https.slug = "https".into();
+    let clone = |plugins: &FakePlugins, from: &str, to: &str| {
+        let mut spec = plugins.specs.iter().find(|s| s.slug == from).unwrap().clone();
+        spec.slug = to.into();
+        spec
+    };
+    let mut https = clone(&plugins, "http", "https");
     https.ports.retain(|p| p.number == 443);
-    plugins.specs.push(https);
+    let relay = clone(&plugins, "smtp", "smtp_relay");
+    plugins.specs.extend([https, relay]);
+
+    // http (80, 443) and https (443): https serves 443, http is told to leave it alone.
     let mut fleet = import("[d]\nservices = ssh\n");
     fleet.deckies[0].services = vec!["http".into(), "https".into()];
+    let project = render_fleet(&fleet, &plugins).unwrap();
+    let services = &project.document["services"];
+    assert_eq!(services["d-http"]["environment"]["CHAFF_SKIP_PORTS"], "443/tcp");
+    assert!(services["d-https"]["environment"].get("CHAFF_SKIP_PORTS").is_none());
+
+    // smtp and smtp_relay claim 25 and 587 equally: refused, naming both.
+    fleet.deckies[0].services = vec!["smtp".into(), "smtp_relay".into()];
     let error = render_fleet(&fleet, &plugins).unwrap_err();
     assert!(matches!(error, RenderError::PortClash { .. }));
     assert_eq!(
         error.to_string(),
-        "decky 'd': services 'http' and 'https' both listen on 443/tcp; keep one of them \
-         (http already serves 443/tcp over TLS)"
+        "decky 'd': services 'smtp' and 'smtp_relay' both listen on 25/tcp; keep one of them"
     );
     // Random draws and mutations keep the first of clashing services.
     let catalogue = chaff_engine::catalogue::Catalogue::from_plugins(&plugins);
-    let kept =
-        catalogue.without_port_clashes(vec!["https".into(), "ssh".into(), "http".into(), "gopher".into()]);
-    assert_eq!(kept, ["https", "ssh", "gopher"]);
+    let draw = ["smtp_relay", "ssh", "smtp", "http", "https", "gopher"].map(String::from).to_vec();
+    assert_eq!(catalogue.without_port_clashes(draw), ["smtp_relay", "ssh", "http", "https", "gopher"]);
 }
 
 #[test]

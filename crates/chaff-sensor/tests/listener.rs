@@ -166,3 +166,33 @@ fn start_refuses_a_port_in_use_and_records_why() {
     assert_eq!(events[0]["dst_port"], number);
     assert_eq!(events[0]["message"], message);
 }
+
+#[test]
+fn ports_another_service_serves_are_left_alone() {
+    use chaff_sensor::ports::{Port, Service, Transport};
+    let free = || TcpListener::bind(loopback()).unwrap().local_addr().unwrap().port();
+    let (kept, skipped) = (free(), free());
+    let ports: &'static [Port] = Box::leak(Box::new([
+        Port { number: kept, transport: Transport::Tcp },
+        Port { number: skipped, transport: Transport::Tcp },
+    ]));
+    let service = Service { slug: "redis", ports };
+    let (recorder, log) = Recorder::memory("web-01", "redis");
+    let env = Env::from_pairs([("CHAFF_SKIP_PORTS", format!("{skipped}/tcp").as_str())]);
+    let _guard = runtime().enter();
+    chaff_sensor::emulators::start(&service, "127.0.0.1".parse().unwrap(), &env, &Arc::new(recorder))
+        .unwrap();
+    let events = wait_for(&log, "listening", |e| !e.is_empty());
+    std::thread::sleep(Duration::from_millis(200));
+    let events = if events.len() == 1 { support::events(&log) } else { events };
+    assert_eq!(kinds(&events), ["listening"], "{events:#?}");
+    assert_eq!(events[0]["dst_port"], kept);
+    assert!(TcpListener::bind(("127.0.0.1", skipped)).is_ok(), "the skipped port stays free");
+
+    let bad = Env::from_pairs([("CHAFF_SKIP_PORTS", "443/sctp")]);
+    let (recorder, _log) = Recorder::memory("web-01", "redis");
+    let error =
+        chaff_sensor::emulators::start(&service, "127.0.0.1".parse().unwrap(), &bad, &Arc::new(recorder))
+            .expect_err("a bad list is refused");
+    assert!(error.to_string().contains("CHAFF_SKIP_PORTS"), "{error}");
+}

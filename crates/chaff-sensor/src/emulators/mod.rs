@@ -236,6 +236,34 @@ impl std::error::Error for StartError {
     }
 }
 
+/// The variable naming declared ports that another service of the decky serves (two
+/// services of one decky share its address; the engine gives each shared port to one).
+pub const SKIP_PORTS_ENV: &str = "CHAFF_SKIP_PORTS";
+
+/// The ports of [`SKIP_PORTS_ENV`]: `443/tcp,53/udp`.
+fn skipped_ports(env: &Env) -> Result<Vec<Port>, ConfigError> {
+    let Some(list) = env.get(SKIP_PORTS_ENV) else { return Ok(Vec::new()) };
+    list.split(',')
+        .map(|item| {
+            let (number, transport) = item.trim().split_once('/').unwrap_or((item, ""));
+            let transport = match transport {
+                "tcp" => Transport::Tcp,
+                "udp" => Transport::Udp,
+                _ => {
+                    return Err(ConfigError::new(
+                        SKIP_PORTS_ENV,
+                        format!("expected PORT/tcp or PORT/udp, got {item:?}"),
+                    ));
+                }
+            };
+            let number = number.parse().map_err(|_| {
+                ConfigError::new(SKIP_PORTS_ENV, format!("expected PORT/tcp or PORT/udp, got {item:?}"))
+            })?;
+            Ok(Port { number, transport })
+        })
+        .collect()
+}
+
 enum Bound {
     Tcp(std::net::TcpListener),
     Udp(std::net::UdpSocket),
@@ -262,8 +290,12 @@ pub fn start(
         });
         error
     };
+    let skipped = skipped_ports(env).map_err(|source| {
+        let port = service.ports.first().copied().unwrap_or(Port { number: 0, transport: Transport::Tcp });
+        fail(StartError::Config { port, source })
+    })?;
     let mut ready = Vec::with_capacity(service.ports.len());
-    for &port in service.ports {
+    for &port in service.ports.iter().filter(|p| !skipped.contains(p)) {
         let emulator = Emulator::for_port(service.slug, port, env)
             .map_err(|source| fail(StartError::Config { port, source }))?;
         let addr = SocketAddr::new(ip, port.number);
