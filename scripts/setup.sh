@@ -8,7 +8,8 @@ set -euo pipefail
 # libc6-dev: the static glibc the sensor binary links; iproute2: the macvlan test's parent interface.
 # The rest are the real clients and scanner the sensor's emulators are tested against.
 APT_PACKAGES=(build-essential libc6-dev pkg-config docker-compose iproute2
-  openssh-client sshpass curl redis-tools mariadb-client lftp ftp swaks telnet nmap netcat-openbsd)
+  openssh-client sshpass curl redis-tools mariadb-client lftp ftp swaks telnet nmap netcat-openbsd
+  postgresql-client freetds-bin dnsutils snmp tftp-hpa)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
