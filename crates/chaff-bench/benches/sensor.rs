@@ -5,7 +5,7 @@
 //!    compile the static sensor binary from nothing (an empty target dir, the same flags as
 //!    `crates/chaff-sensor-image/build.rs`).
 //! 2. Idle memory: the resident set (VmRSS, read from /proc on the host) of one container
-//!    per first-wave service, each with its emulator started and idle, vs the smallest
+//!    per service, each with its emulator started and idle, vs the smallest
 //!    alternative a user would otherwise run per service: a Python asyncio TCP listener that
 //!    does nothing (the original framework runs one Python emulator per service).
 //! 3. The http emulator under load: `wrk` with many concurrent connections from the host to
@@ -19,7 +19,8 @@
 //!
 //! Run: `cargo bench -p chaff-bench --bench sensor` (see BENCHMARKS.md). Options after
 //! `--`: `--reps N` (image builds, default 5), `--connections N` (default 1000),
-//! `--duration S` (seconds of load per server, default 15), `--compile`.
+//! `--duration S` (seconds of load per server, default 15), `--compile`, `--memory-only`
+//! (only the idle memory part).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -32,8 +33,9 @@ const NETWORK: &str = "benchsensor";
 const SUBNET: &str = "10.244.9.0/24";
 const HTTP_IP: &str = "10.244.9.10";
 const PREFIX: &str = "bench-sensor-";
-/// The services whose idle memory is measured, with the environment their plugin sets.
-const SERVICES: [(&str, &[(&str, &str)]); 9] = [
+/// The services whose idle memory is measured (every service that runs on a decky), with
+/// the environment their plugin sets where the emulator needs it.
+const SERVICES: [(&str, &[(&str, &str)]); 28] = [
     ("ssh", &[("SSH_USER", "ubuntu"), ("SSH_USER_PASSWORD", "admin"), ("SSH_ROOT_PASSWORD", "admin")]),
     (
         "telnet",
@@ -49,6 +51,25 @@ const SERVICES: [(&str, &[(&str, &str)]); 9] = [
     ),
     ("redis", &[]),
     ("mysql", &[]),
+    ("postgres", &[]),
+    ("mssql", &[]),
+    ("pop3", &[]),
+    ("imap", &[]),
+    ("elasticsearch", &[]),
+    ("docker_api", &[]),
+    ("k8s", &[]),
+    ("dns", &[]),
+    ("snmp", &[]),
+    ("tftp", &[]),
+    ("conpot", &[]),
+    ("ldap", &[]),
+    ("llmnr", &[]),
+    ("mongodb", &[]),
+    ("mqtt", &[]),
+    ("rdp", &[]),
+    ("sip", &[]),
+    ("smb", &[]),
+    ("vnc", &[]),
 ];
 
 struct Options {
@@ -56,11 +77,13 @@ struct Options {
     connections: usize,
     duration: u64,
     compile: bool,
+    memory_only: bool,
 }
 
 impl Options {
     fn parse() -> Options {
-        let mut options = Options { reps: 5, connections: 1000, duration: 15, compile: false };
+        let mut options =
+            Options { reps: 5, connections: 1000, duration: 15, compile: false, memory_only: false };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             let mut number = |name: &str| -> usize {
@@ -71,6 +94,7 @@ impl Options {
                 "--connections" => options.connections = number("--connections").max(1),
                 "--duration" => options.duration = number("--duration").max(1) as u64,
                 "--compile" => options.compile = true,
+                "--memory-only" => options.memory_only = true,
                 // cargo bench passes --bench; anything else is a mistake worth stopping for.
                 "--bench" => {}
                 other => panic!("unknown option {other}"),
@@ -86,13 +110,21 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let docker = BollardDocker::from_env();
 
-    println!("== image");
-    image(&runtime, &docker, options.reps);
+    if options.memory_only {
+        runtime.block_on(ensure_sensor_image(&docker)).expect("the sensor image builds");
+    } else {
+        println!("== image");
+        image(&runtime, &docker, options.reps);
+    }
     if options.compile {
         compile_from_nothing();
     }
     println!("\n== idle memory per service container (VmRSS)");
     idle_memory();
+    if options.memory_only {
+        cleanup();
+        return;
+    }
     println!("\n== http under load: {} connections, {} s each", options.connections, options.duration);
     http_load(options.connections, options.duration);
     cleanup();
@@ -179,15 +211,15 @@ fn idle_memory() {
     std::thread::sleep(Duration::from_secs(3));
     let python = PythonListener::start();
     std::thread::sleep(Duration::from_secs(1));
-    println!("{:<12} {:>10}", "service", "VmRSS");
+    println!("{:<14} {:>10}", "service", "VmRSS");
     for (slug, name) in &rows {
         let pid = docker(&["inspect", "-f", "{{.State.Pid}}", name]);
         let running = docker(&["inspect", "-f", "{{.State.Running}}", name]);
         assert_eq!(running, "true", "{slug} is still running: {}", docker(&["logs", name]));
-        println!("{slug:<12} {:>7.2} MiB", vm_rss_kib(&pid) as f64 / 1024.0);
+        println!("{slug:<14} {:>7.2} MiB", vm_rss_kib(&pid) as f64 / 1024.0);
     }
     println!(
-        "{:<12} {:>7.2} MiB   (baseline: an idle Python asyncio TCP listener)",
+        "{:<14} {:>7.2} MiB   (baseline: an idle Python asyncio TCP listener)",
         "python",
         vm_rss_kib(&python.0.id().to_string()) as f64 / 1024.0
     );
