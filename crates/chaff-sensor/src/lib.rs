@@ -50,6 +50,7 @@
 //!
 //! Readers must ignore fields they do not know: new fields may appear within version 1.
 
+pub mod codec;
 pub mod emulators;
 pub mod env;
 pub mod event;

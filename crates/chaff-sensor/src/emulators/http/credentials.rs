@@ -5,6 +5,7 @@
 //! Every parser works on the bounded body the server captured and allocates only for what
 //! it returns.
 
+use crate::codec::base64_decode;
 use std::borrow::Cow;
 
 use hyper::HeaderMap;
@@ -392,33 +393,6 @@ fn xml_unescape(text: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// Standard base64 (RFC 4648 alphabet, padding optional); `None` if it is not base64.
-pub fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
-    let text = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut buffer: u32 = 0;
-    let mut bits = 0;
-    for &b in text {
-        let sextet = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        buffer = buffer << 6 | u32::from(sextet);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    // A single leftover sextet cannot encode a byte.
-    (bits < 6).then_some(out)
 }
 
 #[cfg(test)]

@@ -35,6 +35,8 @@ impl Mechanism {
     }
 }
 
+use crate::codec::base64_decode;
+
 /// The LOGIN mechanism's two prompts, base64 of `Username:` and `Password:`.
 pub const LOGIN_USERNAME_PROMPT: &str = "VXNlcm5hbWU6";
 pub const LOGIN_PASSWORD_PROMPT: &str = "UGFzc3dvcmQ6";
@@ -67,32 +69,6 @@ pub fn plain_credentials(decoded: &[u8]) -> Credentials {
     let username = parts.next().unwrap_or_default();
     let password = parts.next().unwrap_or_default();
     Credentials { authzid, username, password }
-}
-
-/// Standard base64 with optional padding; `None` on any other character.
-fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    let data = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
-    for &c in data {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = acc << 6 | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

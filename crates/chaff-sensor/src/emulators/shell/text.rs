@@ -1,6 +1,7 @@
 //! The text filters intruders pipe output through (`grep`, `wc`, `head`, `awk '{print $2}'`,
 //! `base64 -d`, ...): pure functions of their arguments and input text.
 
+use crate::codec::base64_encode;
 use std::cell::Cell;
 use std::fmt::Write as _;
 
@@ -774,8 +775,6 @@ fn awk_print(action: &str, line: &str, fields: &[&str], record: usize) -> Option
     Some(out.join(" "))
 }
 
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// `base64` (wrapped at 76 columns) and `base64 -d`.
 pub fn base64(args: &[String], stdin: &str, read: &dyn Fn(&str) -> Result<String, &'static str>) -> Filtered {
     let decode = args.iter().any(|a| a == "-d" || a == "--decode" || a == "-D");
@@ -799,41 +798,10 @@ pub fn base64(args: &[String], stdin: &str, read: &dyn Fn(&str) -> Result<String
     Filtered::ok(out)
 }
 
-pub fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// Decodes base64, ignoring whitespace; `None` on any other invalid character.
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
-        if c == b'=' {
-            break;
-        }
-        let value = BASE64.iter().position(|&b| b == c)? as u32;
-        acc = acc << 6 | value;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    let compact: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    crate::codec::base64_decode(&compact)
 }
 
 #[cfg(test)]

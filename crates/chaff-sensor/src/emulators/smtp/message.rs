@@ -130,29 +130,7 @@ pub fn header(message: &[u8], name: &str) -> Option<Vec<u8>> {
 /// Decodes standard base64 (padding optional, surrounding spaces ignored); `None` if it is
 /// not base64.
 pub fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
-    let text = text.trim_ascii();
-    let text = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
-    if text.len() % 4 == 1 {
-        return None;
-    }
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
-    for chunk in text.chunks(4) {
-        let bits = chunk.iter().try_fold(0u32, |acc, &c| Some(acc << 6 | value(c)?))?;
-        let bits = bits << (6 * (4 - chunk.len()));
-        let bytes = bits.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
+    crate::codec::base64_decode(text.trim_ascii())
 }
 
 #[cfg(test)]
