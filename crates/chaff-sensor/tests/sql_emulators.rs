@@ -4,12 +4,11 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chaff_sensor::emulators::Emulator;
 use chaff_sensor::recorder::MemoryLog;
-use chaff_sensor::{Env, Port, Recorder, Transport};
+use chaff_sensor::{Env, Port, Transport};
 
 mod support;
 use support::{events, kinds, serve, wait_for, wait_for_kind};
@@ -329,22 +328,5 @@ fn mssql_garbage_is_a_protocol_error() {
 #[test]
 #[ignore = "binds fixed ports and waits; run by hand"]
 fn serve_on_the_real_ports_for_nmap() {
-    let env = Env::from_process();
-    let _guard = support::runtime().enter();
-    for (slug, number) in [("postgres", 5432), ("mssql", 1433)] {
-        let port = Port { number, transport: Transport::Tcp };
-        let emulator = Emulator::for_port(slug, port, &env).unwrap();
-        let limits = emulator.limits();
-        let listener = std::net::TcpListener::bind(("127.0.0.1", number)).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-        let recorder = Arc::new(Recorder::stdout(env.decky(), slug));
-        support::runtime().spawn(chaff_sensor::listener::serve_tcp(
-            listener,
-            Arc::new(emulator),
-            limits,
-            recorder,
-        ));
-    }
-    std::thread::sleep(Duration::from_secs(120));
+    support::serve_on_real_ports(&[("postgres", 5432), ("mssql", 1433)], 120);
 }

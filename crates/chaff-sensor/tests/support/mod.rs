@@ -94,3 +94,22 @@ pub fn wait_for_kind(log: &MemoryLog, kind: &str) -> Value {
 pub fn kinds(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["kind"].as_str().unwrap()).collect()
 }
+
+/// Serves `(slug, port)` emulators on their real ports of 127.0.0.1, configured by the
+/// process environment, for `seconds`, events on stdout: for probing by hand with
+/// `nmap -sV` (the ignored `serve_*` tests).
+pub fn serve_on_real_ports(services: &[(&str, u16)], seconds: u64) {
+    let env = Env::from_process();
+    let _guard = runtime().enter();
+    for &(slug, number) in services {
+        let port = Port { number, transport: Transport::Tcp };
+        let emulator = Emulator::for_port(slug, port, &env).unwrap_or_else(|e| panic!("{slug}: {e}"));
+        let limits = emulator.limits();
+        let listener = TcpListener::bind(("127.0.0.1", number)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let recorder = Arc::new(Recorder::stdout(env.decky(), slug));
+        runtime().spawn(listener::serve_tcp(listener, Arc::new(emulator), limits, recorder));
+    }
+    std::thread::sleep(Duration::from_secs(seconds));
+}
