@@ -150,14 +150,17 @@ hostname = files01
 
 [mail]
 archetype = mail-server
-services = smtp, smtp_relay, pop3, imap
+services = smtp, pop3, imap
 nmap_os = linux
+
+[relay]
+services = smtp_relay
 
 [mail.smtp]
 mta = exim
 banner = 220 mail.example.com ESMTP
 
-[mail.smtp_relay]
+[relay.smtp_relay]
 upstream_port = 2525
 probe_limit = 3
 
@@ -221,7 +224,7 @@ fn an_ini_using_every_builtin_service() {
     assert_eq!(sniffer["cap_add"], serde_json::json!(["NET_RAW", "NET_ADMIN"]));
     assert_eq!(sniffer["environment"]["NODE_NAME"], "everything-sniffer");
     assert_eq!(services["files-wiki"]["image"], "ghcr.io/example/wiki:2");
-    assert_eq!(services["mail-smtp-relay"]["container_name"], "mail-smtp-relay");
+    assert_eq!(services["relay-smtp-relay"]["container_name"], "relay-smtp-relay");
     assert_eq!(project.document["networks"]["chaff_everything"]["driver_opts"]["ipvlan_mode"], "l2");
     assert_compose_accepts(&project);
 }
