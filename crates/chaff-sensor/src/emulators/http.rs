@@ -25,7 +25,7 @@ mod io;
 pub mod json_api;
 mod pages;
 mod site;
-mod tls;
+pub(crate) mod tls;
 
 use std::convert::Infallible;
 use std::sync::Arc;

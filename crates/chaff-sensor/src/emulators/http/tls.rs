@@ -40,13 +40,22 @@ pub fn server_config(
                 .map_err(|e| ConfigError::new(var, format!("cannot make a certificate for {name:?}: {e}")))?
         }
     };
+    config_for(chain, key, alpn)
+        .map_err(|e| ConfigError::new("TLS_KEY", format!("unusable with TLS_CERT: {e}")))
+}
+
+/// A server configuration (ring, the safe protocol versions) serving `chain` with `key`
+/// and offering `alpn`.
+pub fn config_for(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    alpn: Vec<Vec<u8>>,
+) -> Result<Arc<ServerConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ConfigError::new("TLS_CERT", format!("no TLS version available: {e}")))?
+        .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| ConfigError::new("TLS_KEY", format!("unusable with TLS_CERT: {e}")))?;
+        .with_single_cert(chain, key)?;
     config.alpn_protocols = alpn;
     Ok(Arc::new(config))
 }

@@ -19,17 +19,14 @@ pub mod pop3;
 mod sasl;
 mod store;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair};
-use rustls::ServerConfig;
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_rustls::TlsAcceptor;
 
 use self::sasl::{Credentials, Mechanism, Refusal};
 use self::store::Message;
+use crate::emulators::http::tls;
 use crate::emulators::shell::distro::Distro;
 use crate::emulators::text_lines::{LineRead, read_line};
 use crate::env::{ConfigError, Env};
@@ -94,7 +91,7 @@ impl MailServer {
         let decky = if env.decky().is_empty() { "localhost" } else { env.decky() };
         let tls = match transport {
             Transport::Plain => None,
-            Transport::ImplicitTls => Some(tls_acceptor(decky).map_err(|e| {
+            Transport::ImplicitTls => Some(tls_acceptor(decky, distro).map_err(|e| {
                 ConfigError::new("NODE_NAME", format!("cannot make a certificate for {decky:?}: {e}"))
             })?),
         };
@@ -249,22 +246,12 @@ fn parse_accounts(value: &str) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
-/// A TLS acceptor with a fresh self-signed certificate for `name`, as Debian's
-/// `ssl-cert` snakeoil makes it for Dovecot (`CN=<host>`).
-fn tls_acceptor(name: &str) -> Result<TlsAcceptor, Box<dyn std::error::Error>> {
-    let key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(vec![name.to_owned()])?;
-    let mut subject = DistinguishedName::new();
-    subject.push(DnType::CommonName, name);
-    params.distinguished_name = subject;
-    let cert = params.self_signed(&key)?;
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], key)?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
+/// A TLS acceptor with a fresh certificate for `name`, made as `distro`'s own tools make one
+/// (Debian's `ssl-cert` snakeoil for Dovecot: `CN=<host>`).
+fn tls_acceptor(name: &str, distro: &str) -> Result<TlsAcceptor, Box<dyn std::error::Error>> {
+    let issuer = tls::IssuerStyle::of_distro(Some(distro));
+    let (chain, key) = tls::made_identity(name, issuer, SystemTime::now())?;
+    Ok(TlsAcceptor::from(tls::config_for(chain, key, Vec::new())?))
 }
 
 /// Client text as it may appear in a reply: lossy UTF-8, control characters replaced.
