@@ -119,13 +119,7 @@ impl Http {
             None => self.serve_http(client, session, false, self.protocols(None)).await,
             Some(config) => self.serve_tls(client, session, config).await,
         };
-        // A client that closed its side went away, whatever the HTTP or TLS layer made of
-        // it; otherwise the server ended the exchange (`Connection: close`, HTTP/1.0).
-        match served {
-            _ if client_closed.load(Ordering::Relaxed) => Ok(EndReason::Eof),
-            Ok(()) => Ok(EndReason::Closed),
-            Err(e) => Err(e),
-        }
+        io::end_reason(served, &client_closed)
     }
 
     async fn serve_tls(

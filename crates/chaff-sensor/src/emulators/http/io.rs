@@ -14,6 +14,18 @@ use crate::listener::Stream;
 /// The client's stream, noting when the client closed its side: that tells a client that
 /// went away from a server that ended the exchange (the HTTP and TLS libraries report both
 /// as a finished connection).
+/// Why a connection served over a [`ClientStream`] ended: a client that closed its side went
+/// away, whatever the HTTP or TLS layer made of it; otherwise the server ended the exchange
+/// (`Connection: close`, HTTP/1.0).
+pub fn end_reason(served: io::Result<()>, client_closed: &AtomicBool) -> io::Result<crate::event::EndReason> {
+    use crate::event::EndReason;
+    match served {
+        _ if client_closed.load(Ordering::Relaxed) => Ok(EndReason::Eof),
+        Ok(()) => Ok(EndReason::Closed),
+        Err(e) => Err(e),
+    }
+}
+
 pub struct ClientStream {
     inner: Stream,
     client_closed: Arc<AtomicBool>,

@@ -10,7 +10,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -27,7 +26,7 @@ use tokio_rustls::LazyConfigAcceptor;
 
 use super::config::Settings;
 use super::credentials::{self, Credentials};
-use super::io::{ClientStream, Peekable};
+use super::io::{ClientStream, Peekable, end_reason};
 pub use super::pages::http_date;
 use super::{
     CapturedBody, MAX_H2_HEADER_LIST, MAX_H2_STREAMS, MAX_HEAD_BYTES, head, request_fields, tls, tls_failure,
@@ -209,11 +208,7 @@ impl<A: Api> ApiServer<A> {
             None => self.serve_http(client, session, false, None).await,
             Some(config) => self.serve_tls(client, session, config).await,
         };
-        match served {
-            _ if client_closed.load(Ordering::Relaxed) => Ok(EndReason::Eof),
-            Ok(()) => Ok(EndReason::Closed),
-            Err(e) => Err(e),
-        }
+        end_reason(served, &client_closed)
     }
 
     async fn serve_tls(
