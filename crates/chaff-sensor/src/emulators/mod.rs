@@ -7,6 +7,7 @@
 //! below. The listening framework, the events around each connection and the limits stay in
 //! [`crate::listener`].
 
+pub mod ber;
 pub mod dns;
 pub mod docker_api;
 pub mod elasticsearch;

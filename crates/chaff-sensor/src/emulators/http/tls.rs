@@ -10,6 +10,7 @@ use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ServerConnection};
+use tokio_rustls::TlsAcceptor;
 
 use super::config::Settings;
 use crate::env::{ConfigError, Env};
@@ -58,6 +59,15 @@ pub fn config_for(
         .with_single_cert(chain, key)?;
     config.alpn_protocols = alpn;
     Ok(Arc::new(config))
+}
+
+/// A TLS acceptor without ALPN and with a fresh certificate for `name`, made as `distro`'s
+/// own tools make one (Debian's `ssl-cert` snakeoil: `CN=<host>`): what a mail or
+/// directory server's implicit-TLS port serves.
+pub fn made_acceptor(name: &str, distro: &str) -> Result<TlsAcceptor, Box<dyn std::error::Error>> {
+    let issuer = IssuerStyle::of_distro(Some(distro));
+    let (chain, key) = made_identity(name, issuer, SystemTime::now())?;
+    Ok(TlsAcceptor::from(config_for(chain, key, Vec::new())?))
 }
 
 /// `TLS_CERT` and `TLS_KEY`: both or neither.

@@ -19,7 +19,7 @@ pub mod pop3;
 mod sasl;
 mod store;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_rustls::TlsAcceptor;
@@ -91,7 +91,7 @@ impl MailServer {
         let decky = if env.decky().is_empty() { "localhost" } else { env.decky() };
         let tls = match transport {
             Transport::Plain => None,
-            Transport::ImplicitTls => Some(tls_acceptor(decky, distro).map_err(|e| {
+            Transport::ImplicitTls => Some(tls::made_acceptor(decky, distro).map_err(|e| {
                 ConfigError::new("NODE_NAME", format!("cannot make a certificate for {decky:?}: {e}"))
             })?),
         };
@@ -244,14 +244,6 @@ fn parse_accounts(value: &str) -> Result<Vec<(String, String)>, String> {
             _ => Err(format!("expected user:password entries separated by commas, got {entry:?}")),
         })
         .collect()
-}
-
-/// A TLS acceptor with a fresh certificate for `name`, made as `distro`'s own tools make one
-/// (Debian's `ssl-cert` snakeoil for Dovecot: `CN=<host>`).
-fn tls_acceptor(name: &str, distro: &str) -> Result<TlsAcceptor, Box<dyn std::error::Error>> {
-    let issuer = tls::IssuerStyle::of_distro(Some(distro));
-    let (chain, key) = tls::made_identity(name, issuer, SystemTime::now())?;
-    Ok(TlsAcceptor::from(tls::config_for(chain, key, Vec::new())?))
 }
 
 /// Client text as it may appear in a reply: lossy UTF-8, control characters replaced.
