@@ -42,10 +42,46 @@ impl Env {
             .transpose()
     }
 
+    /// `name` as a flag: `1`/`0`, `true`/`false`, `yes`/`no` or `on`/`off`, in any case;
+    /// unset is `None`, anything else an error naming the variable.
+    pub fn flag(&self, name: &str) -> Result<Option<bool>, ConfigError> {
+        self.get(name)
+            .map(|value| match value.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err(ConfigError::new(name, format!("expected 0 or 1, got {value:?}"))),
+            })
+            .transpose()
+    }
+
+    /// `name` (else `default`) as accounts, `user:password,user:password`: a user name is
+    /// non-empty and has no `:`; passwords may; at most [`MAX_ACCOUNTS_LEN`] bytes.
+    pub fn accounts(&self, name: &str, default: &str) -> Result<Vec<(String, String)>, ConfigError> {
+        parse_accounts(self.get_or(name, default)).map_err(|message| ConfigError::new(name, message))
+    }
+
     /// The decky this sensor belongs to: `NODE_NAME`, else `HOSTNAME`, else empty.
     pub fn decky(&self) -> &str {
         self.get("NODE_NAME").or_else(|| self.get("HOSTNAME")).unwrap_or("")
     }
+}
+
+/// The longest list of accounts [`Env::accounts`] reads.
+pub const MAX_ACCOUNTS_LEN: usize = 4096;
+
+fn parse_accounts(value: &str) -> Result<Vec<(String, String)>, String> {
+    if value.len() > MAX_ACCOUNTS_LEN {
+        return Err(format!("longer than {MAX_ACCOUNTS_LEN} bytes"));
+    }
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| match entry.split_once(':') {
+            Some((user, password)) if !user.is_empty() => Ok((user.to_owned(), password.to_owned())),
+            _ => Err(format!("expected user:password entries separated by commas, got {entry:?}")),
+        })
+        .collect()
 }
 
 /// A variable the emulator cannot work with. Fatal at start-up: a decky answering with a
@@ -88,6 +124,23 @@ mod tests {
         let error = env.parse::<u16>("PORT", "a port number").unwrap_err();
         assert_eq!(error.to_string(), "PORT: expected a port number, got \"twenty\"");
         assert_eq!(env.parse::<u16>("UNSET", "a port").unwrap(), None);
+    }
+
+    #[test]
+    fn flags_and_accounts() {
+        let env = Env::from_pairs([("A", "Yes"), ("B", "off"), ("C", "maybe"), ("U", "bob:pw:x, eve:")]);
+        assert_eq!(env.flag("A").unwrap(), Some(true));
+        assert_eq!(env.flag("B").unwrap(), Some(false));
+        assert_eq!(env.flag("UNSET").unwrap(), None);
+        assert_eq!(env.flag("C").unwrap_err().var, "C");
+        assert_eq!(
+            env.accounts("U", "").unwrap(),
+            [("bob".to_owned(), "pw:x".to_owned()), ("eve".to_owned(), String::new())]
+        );
+        assert_eq!(env.accounts("UNSET", "a:b").unwrap(), [("a".to_owned(), "b".to_owned())]);
+        for bad in ["nocolon", ":pw"] {
+            assert_eq!(Env::from_pairs([("U", bad)]).accounts("U", "").unwrap_err().var, "U");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod generic;
 pub mod http;
 pub mod k8s;
 pub mod mailbox;
+pub mod mqtt;
 pub mod mssql;
 pub mod mysql;
 pub mod postgres;
@@ -68,6 +69,8 @@ pub enum Emulator {
     Imap(mailbox::imap::Imap),
     /// Dovecot's POP3 (`pop3`, 110 in the clear and 995 over TLS).
     Pop3(mailbox::pop3::Pop3),
+    /// A Mosquitto broker (`mqtt`, 1883).
+    Mqtt(mqtt::Mqtt),
     /// `redis` on 6379 (boxed: its state is larger than the other variants').
     Redis(Box<redis::Redis>),
     /// SSH server with the fake shell.
@@ -112,6 +115,7 @@ impl Emulator {
             ("pop3", Transport::Tcp, 995) => {
                 Emulator::Pop3(mailbox::pop3::Pop3::from_env(env, mailbox::Transport::ImplicitTls)?)
             }
+            ("mqtt", Transport::Tcp, 1883) => Emulator::Mqtt(mqtt::Mqtt::from_env(env)?),
             ("redis", Transport::Tcp, 6379) => Emulator::Redis(Box::new(redis::Redis::from_env(env)?)),
             ("ssh", Transport::Tcp, 22) => Emulator::Ssh(ssh::Ssh::from_env(env)?),
             ("telnet", Transport::Tcp, 23) => Emulator::Telnet(telnet::Telnet::from_env(env)?),
@@ -146,6 +150,7 @@ impl Emulator {
             Emulator::Postgres(_) => postgres::LIMITS,
             Emulator::Imap(_) | Emulator::Pop3(_) => mailbox::LIMITS,
             Emulator::Redis(_) => redis::LIMITS,
+            Emulator::Mqtt(_) => mqtt::LIMITS,
             Emulator::Ssh(_) | Emulator::Telnet(_) => TcpLimits::INTERACTIVE,
         }
     }
@@ -164,6 +169,7 @@ impl Emulator {
             Emulator::Imap(imap) => imap.serve(stream, session).await,
             Emulator::Pop3(pop3) => pop3.serve(stream, session).await,
             Emulator::Redis(redis) => redis.serve(stream, session).await,
+            Emulator::Mqtt(mqtt) => mqtt.serve(stream, session).await,
             Emulator::Ssh(ssh) => ssh.serve(stream, session).await,
             Emulator::Telnet(telnet) => telnet.serve(stream, session).await,
             Emulator::Elasticsearch(elasticsearch) => elasticsearch.serve(stream, session).await,
@@ -187,6 +193,7 @@ impl Emulator {
             | Emulator::Imap(_)
             | Emulator::Pop3(_)
             | Emulator::Redis(_)
+            | Emulator::Mqtt(_)
             | Emulator::Smtp(_)
             | Emulator::Ssh(_)
             | Emulator::Telnet(_)

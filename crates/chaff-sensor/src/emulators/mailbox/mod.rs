@@ -42,9 +42,6 @@ pub const LIMITS: TcpLimits = TcpLimits {
     max_bytes_in: 1024 * 1024,
 };
 
-/// The longest `<P>_USERS` value accepted.
-const MAX_USERS: usize = 4096;
-
 /// Dovecot's default `auth_failure_delay`.
 const AUTH_FAILURE_DELAY: Duration = Duration::from_secs(2);
 
@@ -86,8 +83,7 @@ impl MailServer {
             ConfigError::new(&distro_var, format!("expected one of {}, got {distro:?}", known.join(", ")))
         })?;
         let users_var = format!("{prefix}_USERS");
-        let accounts = parse_accounts(env.get_or(&users_var, DEFAULT_USERS))
-            .map_err(|message| ConfigError::new(&users_var, message))?;
+        let accounts = env.accounts(&users_var, DEFAULT_USERS)?;
         let decky = if env.decky().is_empty() { "localhost" } else { env.decky() };
         let tls = match transport {
             Transport::Plain => None,
@@ -230,22 +226,6 @@ fn ready_text(distro: &str) -> Option<String> {
     })
 }
 
-/// `user:password,user:password`: a user name is non-empty and has no `:`; passwords may.
-fn parse_accounts(value: &str) -> Result<Vec<(String, String)>, String> {
-    if value.len() > MAX_USERS {
-        return Err(format!("longer than {MAX_USERS} bytes"));
-    }
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .map(|entry| match entry.split_once(':') {
-            Some((user, password)) if !user.is_empty() => Ok((user.to_owned(), password.to_owned())),
-            _ => Err(format!("expected user:password entries separated by commas, got {entry:?}")),
-        })
-        .collect()
-}
-
 /// Client text as it may appear in a reply: lossy UTF-8, control characters replaced.
 fn display(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).chars().map(|c| if c.is_control() { '?' } else { c }).collect()
@@ -261,16 +241,6 @@ mod tests {
         assert_eq!(ready_text("ubuntu20").unwrap(), "Dovecot (Ubuntu) ready.");
         assert_eq!(ready_text("rocky9").unwrap(), "Dovecot ready.");
         assert_eq!(ready_text("gentoo"), None);
-    }
-
-    #[test]
-    fn accounts_parse_and_refuse_malformed_entries() {
-        assert_eq!(
-            parse_accounts("bob:pw:with:colons, eve:").unwrap(),
-            [("bob".to_owned(), "pw:with:colons".to_owned()), ("eve".to_owned(), String::new())]
-        );
-        assert!(parse_accounts("nocolon").is_err());
-        assert!(parse_accounts(":pw").is_err());
     }
 
     #[test]
