@@ -172,11 +172,141 @@ fn nmap_mqtt_probe_gets_a_connack() {
     assert_eq!(reply, *b"\x20\x02\x00\x00");
 }
 
+// ---- ldap ----
+
+/// Runs an OpenLDAP client against `url` with `args`; certificates are not checked.
+fn ldap_tool(program: &str, url: &str, args: &[&str]) -> Output {
+    let mut all = vec!["-H", url];
+    all.extend_from_slice(args);
+    run(program, &all, &[("LDAPTLS_REQCERT", "never")])
+}
+
+fn ldap_url(scheme: &str, addr: SocketAddr) -> String {
+    format!("{scheme}://127.0.0.1:{}", addr.port())
+}
+
+#[test]
+fn ldapsearch_reads_the_openldap_root_dse() {
+    let (addr, log) = serve("ldap", 389, &[("NODE_NAME", "dir-01"), ("LDAP_DOMAIN", "corp.local")]);
+    let url = ldap_url("ldap", addr);
+    let output = ldap_tool("ldapsearch", &url, &["-x", "-LLL", "-s", "base", "-b", ""]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout(&output), "dn:\nobjectClass: top\nobjectClass: OpenLDAProotDSE\n\n");
+    let output = ldap_tool("ldapsearch", &url, &["-x", "-LLL", "-s", "base", "-b", "", "+"]);
+    let text = stdout(&output);
+    assert!(text.contains("namingContexts: dc=corp,dc=local\n"), "{text}");
+    assert!(text.contains("supportedLDAPVersion: 3\n"), "{text}");
+    let search = wait_for_kind(&log, "search");
+    assert_eq!((search["base"].as_str(), search["scope"].as_str()), (Some(""), Some("base")));
+    assert_eq!(search["filter"], "(objectclass=*)", "as ldapsearch sends it");
+}
+
+#[test]
+fn ldap_binds_are_recorded_and_refused() {
+    let (addr, log) = serve("ldap", 389, &[("LDAP_DOMAIN", "corp.local")]);
+    let url = ldap_url("ldap", addr);
+    let dn = "cn=admin,dc=corp,dc=local";
+    let output = ldap_tool("ldapwhoami", &url, &["-x", "-D", dn, "-w", "S3cret! pw"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("Invalid credentials (49)"), "{output:?}");
+    let bind = wait_for_kind(&log, "bind");
+    assert_eq!((bind["dn"].as_str(), bind["password"].as_str()), (Some(dn), Some("S3cret! pw")));
+    assert_eq!(
+        (bind["method"].as_str(), bind["result"].as_u64(), bind["success"].as_bool()),
+        (Some("simple"), Some(49), Some(false))
+    );
+
+    let output = ldap_tool("ldapwhoami", &url, &["-x"]);
+    assert_eq!(stdout(&output), "anonymous\n", "{output:?}");
+
+    let filter = "(&(objectClass=person)(uid=adm*))";
+    let output =
+        ldap_tool("ldapsearch", &url, &["-x", "-b", "ou=People,dc=corp,dc=local", filter, "cn", "mail"]);
+    assert!(output.status.success(), "{output:?}");
+    let output = ldap_tool("ldapsearch", &url, &["-x", "-b", "dc=other", "(uid=root)"]);
+    assert!(stdout(&output).contains("result: 32 No such object"), "{output:?}");
+    let events = wait_for(&log, "both searches", |e| e.iter().filter(|e| e["kind"] == "search").count() == 2);
+    let search = events.iter().find(|e| e["kind"] == "search").unwrap();
+    assert_eq!(search["filter"], filter);
+    assert_eq!(search["attributes"], serde_json::json!(["cn", "mail"]));
+    assert_eq!(search["scope"], "sub");
+}
+
+#[test]
+fn ldaps_and_starttls_serve_the_same_directory() {
+    let env = [("NODE_NAME", "dir-01"), ("LDAP_DOMAIN", "corp.local")];
+    let (tls_addr, tls_log) = serve("ldap", 636, &env);
+    let output = ldap_tool(
+        "ldapsearch",
+        &ldap_url("ldaps", tls_addr),
+        &["-x", "-LLL", "-s", "base", "-b", "", "namingContexts"],
+    );
+    assert_eq!(stdout(&output), "dn:\nnamingContexts: dc=corp,dc=local\n\n", "{output:?}");
+    let output = ldap_tool("ldapwhoami", &ldap_url("ldaps", tls_addr), &["-x", "-D", "uid=svc", "-w", "pw"]);
+    assert!(stderr(&output).contains("Invalid credentials (49)"), "{output:?}");
+    wait_for(&tls_log, "the bind over TLS", |e| {
+        e.iter().any(|e| e["kind"] == "bind" && e["dn"] == "uid=svc")
+    });
+
+    let (addr, log) = serve("ldap", 389, &env);
+    let output = ldap_tool("ldapwhoami", &ldap_url("ldap", addr), &["-ZZ", "-x"]);
+    assert_eq!(stdout(&output), "anonymous\n", "{output:?}");
+    let request = wait_for_kind(&log, "request");
+    assert_eq!(
+        (request["operation"].as_str(), request["oid"].as_str()),
+        (Some("extended"), Some("1.3.6.1.4.1.1466.20037"))
+    );
+}
+
+#[test]
+fn windows_deckies_are_active_directory() {
+    let env = [("NODE_NAME", "dc01"), ("LDAP_DOMAIN", "corp.local"), ("LDAP_OS_FAMILY", "windows")];
+    let (addr, log) = serve("ldap", 389, &env);
+    let url = ldap_url("ldap", addr);
+    let output = ldap_tool("ldapsearch", &url, &["-x", "-LLL", "-s", "base", "-b", ""]);
+    let text = stdout(&output);
+    assert!(text.contains("defaultNamingContext: DC=corp,DC=local\n"), "{text}");
+    assert!(text.contains("dnsHostName: dc01.corp.local\n"), "{text}");
+    let output = ldap_tool(
+        "ldapsearch",
+        &url,
+        &["-x", "-o", "ldif-wrap=no", "-b", "DC=corp,DC=local", "(sAMAccountName=*)"],
+    );
+    assert!(stdout(&output).contains("In order to perform this operation a successful bind"), "{output:?}");
+    let output = ldap_tool("ldapwhoami", &url, &["-x", "-D", "CORP\\Administrator", "-w", "Winter2024!"]);
+    assert!(stderr(&output).contains("data 52e"), "{output:?}");
+    let events = wait_for(&log, "the bind", |e| e.iter().any(|e| e["kind"] == "bind" && e["password"] != ""));
+    let bind = events.iter().find(|e| e["kind"] == "bind" && e["password"] != "").unwrap();
+    assert_eq!(
+        (bind["dn"].as_str(), bind["password"].as_str()),
+        (Some("CORP\\Administrator"), Some("Winter2024!"))
+    );
+}
+
+#[test]
+fn ldap_survives_garbage_and_truncated_messages() {
+    let (addr, log) = serve("ldap", 389, &[]);
+    let bind = b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\0\x80\0".to_vec();
+    let mut cases: Vec<Vec<u8>> = (1..bind.len()).map(|cut| bind[..cut].to_vec()).collect();
+    cases.push(b"GET / HTTP/1.1\r\n\r\n".to_vec());
+    cases.push(b"\x30\x84\x7f\xff\xff\xff".to_vec());
+    cases.push(b"\x30\x80\x00\x00".to_vec());
+    cases.push(b"\x30\x05\x02\x01\x01\x7f\x00".to_vec());
+    cases.push(b"\x30\x07\x02\x01\x01\x60\x02\x02\x05".to_vec());
+    for case in &cases {
+        send_raw(addr, case);
+    }
+    let events = wait_all_closed(&log);
+    assert!(events_of(&log, "protocol_error").len() >= 4, "{:?}", kinds(&events));
+    // Still serving: an anonymous bind succeeds.
+    assert_eq!(&send_raw(addr, &bind)[..], b"0\x84\0\0\0\x10\x02\x01\x01a\x84\0\0\0\x07\n\x01\0\x04\0\x04\0");
+}
+
 /// For identifying the services by hand: serves mqtt on 127.0.0.1:1883, ldap on 389 and
 /// 636, mongodb on 27017 for two minutes, events on stdout (`--nocapture`), while one runs
 /// `nmap -sV -Pn -p 1883,389,636,27017 127.0.0.1`. Configure with the usual variables.
 #[test]
 #[ignore = "binds fixed ports and waits; run by hand"]
 fn serve_on_the_real_ports_for_nmap() {
-    support::serve_on_real_ports(&[("mqtt", 1883)], 120);
+    support::serve_on_real_ports(&[("mqtt", 1883), ("ldap", 389), ("ldap", 636)], 120);
 }

@@ -15,6 +15,7 @@ pub mod ftp;
 pub mod generic;
 pub mod http;
 pub mod k8s;
+pub mod ldap;
 pub mod mailbox;
 pub mod mqtt;
 pub mod mssql;
@@ -69,6 +70,8 @@ pub enum Emulator {
     Imap(mailbox::imap::Imap),
     /// Dovecot's POP3 (`pop3`, 110 in the clear and 995 over TLS).
     Pop3(mailbox::pop3::Pop3),
+    /// OpenLDAP or Active Directory (`ldap`, 389 with StartTLS, 636 over TLS).
+    Ldap(ldap::Ldap),
     /// A Mosquitto broker (`mqtt`, 1883).
     Mqtt(mqtt::Mqtt),
     /// `redis` on 6379 (boxed: its state is larger than the other variants').
@@ -115,6 +118,8 @@ impl Emulator {
             ("pop3", Transport::Tcp, 995) => {
                 Emulator::Pop3(mailbox::pop3::Pop3::from_env(env, mailbox::Transport::ImplicitTls)?)
             }
+            ("ldap", Transport::Tcp, 389) => Emulator::Ldap(ldap::Ldap::from_env(env, http::Scheme::Plain)?),
+            ("ldap", Transport::Tcp, 636) => Emulator::Ldap(ldap::Ldap::from_env(env, http::Scheme::Tls)?),
             ("mqtt", Transport::Tcp, 1883) => Emulator::Mqtt(mqtt::Mqtt::from_env(env)?),
             ("redis", Transport::Tcp, 6379) => Emulator::Redis(Box::new(redis::Redis::from_env(env)?)),
             ("ssh", Transport::Tcp, 22) => Emulator::Ssh(ssh::Ssh::from_env(env)?),
@@ -151,6 +156,7 @@ impl Emulator {
             Emulator::Imap(_) | Emulator::Pop3(_) => mailbox::LIMITS,
             Emulator::Redis(_) => redis::LIMITS,
             Emulator::Mqtt(_) => mqtt::LIMITS,
+            Emulator::Ldap(_) => ldap::LIMITS,
             Emulator::Ssh(_) | Emulator::Telnet(_) => TcpLimits::INTERACTIVE,
         }
     }
@@ -170,6 +176,7 @@ impl Emulator {
             Emulator::Pop3(pop3) => pop3.serve(stream, session).await,
             Emulator::Redis(redis) => redis.serve(stream, session).await,
             Emulator::Mqtt(mqtt) => mqtt.serve(stream, session).await,
+            Emulator::Ldap(ldap) => ldap.serve(stream, session).await,
             Emulator::Ssh(ssh) => ssh.serve(stream, session).await,
             Emulator::Telnet(telnet) => telnet.serve(stream, session).await,
             Emulator::Elasticsearch(elasticsearch) => elasticsearch.serve(stream, session).await,
@@ -194,6 +201,7 @@ impl Emulator {
             | Emulator::Pop3(_)
             | Emulator::Redis(_)
             | Emulator::Mqtt(_)
+            | Emulator::Ldap(_)
             | Emulator::Smtp(_)
             | Emulator::Ssh(_)
             | Emulator::Telnet(_)

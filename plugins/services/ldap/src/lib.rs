@@ -1,4 +1,6 @@
-//! `ldap`: LDAP directory that records bind DNs and passwords.
+//! `ldap`: LDAP directory that records bind DNs and passwords. The decky's OS family decides
+//! the server (an Active Directory domain controller on Windows deckies, OpenLDAP elsewhere)
+//! and its distro how the TLS certificate of port 636 is made.
 
 use chaff_plugin_sdk::prelude::*;
 
@@ -19,7 +21,9 @@ impl ServicePlugin for Ldap {
 
     fn render(service: &str, decky: &Decky, _config: &Config) -> Result<Fragment, RenderError> {
         let info = Self::declared(service)?;
-        Ok(Fragment::for_service(&info, decky))
+        Ok(Fragment::for_service(&info, decky)
+            .env("LDAP_OS_FAMILY", &decky.os_family)
+            .env("LDAP_DISTRO", &decky.distro))
     }
 }
 
@@ -54,8 +58,18 @@ mod tests {
         let fields = fragment.fields();
         assert_eq!(fields["image"], SENSOR_IMAGE);
         assert_eq!(fields["command"], json!([SLUG]));
-        assert_eq!(fields["environment"], json!({"NODE_NAME": "decky-01"}));
+        assert_eq!(
+            fields["environment"],
+            json!({"NODE_NAME": "decky-01", "LDAP_OS_FAMILY": "linux", "LDAP_DISTRO": "debian"})
+        );
         assert_eq!(fields.get("cap_add"), Some(&json!(["NET_BIND_SERVICE"])));
+    }
+
+    #[test]
+    fn windows_deckies_get_active_directory() {
+        let windows = Decky { os_family: "windows".into(), ..decky() };
+        let fragment = Ldap::render(SLUG, &windows, &Config::default()).unwrap();
+        assert_eq!(fragment.fields()["environment"]["LDAP_OS_FAMILY"], "windows");
     }
 
     #[test]

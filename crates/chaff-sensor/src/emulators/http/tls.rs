@@ -10,6 +10,7 @@ use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ServerConnection};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsAcceptor;
 
 use super::config::Settings;
@@ -69,6 +70,11 @@ pub fn made_acceptor(name: &str, distro: &str) -> Result<TlsAcceptor, Box<dyn st
     let (chain, key) = made_identity(name, issuer, SystemTime::now())?;
     Ok(TlsAcceptor::from(config_for(chain, key, Vec::new())?))
 }
+
+/// A client connection, in the clear or inside TLS (after implicit TLS or STARTTLS).
+pub trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
 
 /// `TLS_CERT` and `TLS_KEY`: both or neither.
 fn configured_identity(

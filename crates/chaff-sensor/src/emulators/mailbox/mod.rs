@@ -21,12 +21,12 @@ mod store;
 
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio_rustls::TlsAcceptor;
 
 use self::sasl::{Credentials, Mechanism, Refusal};
 use self::store::Message;
-use crate::emulators::http::tls;
+use crate::emulators::http::tls::{self, Connection};
 use crate::emulators::shell::distro::Distro;
 use crate::emulators::text_lines::{LineRead, read_line};
 use crate::env::{ConfigError, Env};
@@ -131,11 +131,6 @@ impl MailServer {
         })
     }
 }
-
-/// A client connection, in the clear or inside TLS.
-trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
-
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
 
 /// The connection of one client: lines in, replies out, error replies counted.
 struct Conn {
