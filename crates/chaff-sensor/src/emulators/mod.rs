@@ -17,6 +17,7 @@ pub mod http;
 pub mod k8s;
 pub mod ldap;
 pub mod mailbox;
+pub mod mongodb;
 pub mod mqtt;
 pub mod mssql;
 pub mod mysql;
@@ -72,6 +73,8 @@ pub enum Emulator {
     Pop3(mailbox::pop3::Pop3),
     /// OpenLDAP or Active Directory (`ldap`, 389 with StartTLS, 636 over TLS).
     Ldap(ldap::Ldap),
+    /// A MongoDB server without access control (`mongodb`, 27017).
+    Mongodb(mongodb::Mongodb),
     /// A Mosquitto broker (`mqtt`, 1883).
     Mqtt(mqtt::Mqtt),
     /// `redis` on 6379 (boxed: its state is larger than the other variants').
@@ -120,6 +123,7 @@ impl Emulator {
             }
             ("ldap", Transport::Tcp, 389) => Emulator::Ldap(ldap::Ldap::from_env(env, http::Scheme::Plain)?),
             ("ldap", Transport::Tcp, 636) => Emulator::Ldap(ldap::Ldap::from_env(env, http::Scheme::Tls)?),
+            ("mongodb", Transport::Tcp, 27017) => Emulator::Mongodb(mongodb::Mongodb::from_env(env)?),
             ("mqtt", Transport::Tcp, 1883) => Emulator::Mqtt(mqtt::Mqtt::from_env(env)?),
             ("redis", Transport::Tcp, 6379) => Emulator::Redis(Box::new(redis::Redis::from_env(env)?)),
             ("ssh", Transport::Tcp, 22) => Emulator::Ssh(ssh::Ssh::from_env(env)?),
@@ -156,6 +160,7 @@ impl Emulator {
             Emulator::Imap(_) | Emulator::Pop3(_) => mailbox::LIMITS,
             Emulator::Redis(_) => redis::LIMITS,
             Emulator::Mqtt(_) => mqtt::LIMITS,
+            Emulator::Mongodb(_) => mongodb::LIMITS,
             Emulator::Ldap(_) => ldap::LIMITS,
             Emulator::Ssh(_) | Emulator::Telnet(_) => TcpLimits::INTERACTIVE,
         }
@@ -176,6 +181,7 @@ impl Emulator {
             Emulator::Pop3(pop3) => pop3.serve(stream, session).await,
             Emulator::Redis(redis) => redis.serve(stream, session).await,
             Emulator::Mqtt(mqtt) => mqtt.serve(stream, session).await,
+            Emulator::Mongodb(mongodb) => mongodb.serve(stream, session).await,
             Emulator::Ldap(ldap) => ldap.serve(stream, session).await,
             Emulator::Ssh(ssh) => ssh.serve(stream, session).await,
             Emulator::Telnet(telnet) => telnet.serve(stream, session).await,
@@ -201,6 +207,7 @@ impl Emulator {
             | Emulator::Pop3(_)
             | Emulator::Redis(_)
             | Emulator::Mqtt(_)
+            | Emulator::Mongodb(_)
             | Emulator::Ldap(_)
             | Emulator::Smtp(_)
             | Emulator::Ssh(_)
