@@ -236,6 +236,20 @@ pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Cuts `text` to at most `max` bytes on a character boundary, and marks the cut with
+/// `...` (so a cut text is at most `max + 3` bytes).
+pub fn cut_text(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str("...");
+}
+
 /// A printable, unambiguous rendering of the first [`PREVIEW_BYTES`] of `bytes`: printable
 /// ASCII as is, `\\` for a backslash, `\r` `\n` `\t`, and `\xNN` for every other byte. The
 /// result is pure ASCII, so it survives any log pipeline, and decodes back to the bytes.
@@ -354,6 +368,16 @@ mod tests {
         assert_eq!(preview(b""), "");
         let long = vec![b'A'; PREVIEW_BYTES * 3];
         assert_eq!(preview(&long).len(), PREVIEW_BYTES);
+    }
+
+    #[test]
+    fn cut_texts_end_on_a_character() {
+        let mut text = "abcé".to_owned();
+        cut_text(&mut text, 4);
+        assert_eq!(text, "abc...");
+        let mut short = "abc".to_owned();
+        cut_text(&mut short, 3);
+        assert_eq!(short, "abc");
     }
 
     #[test]

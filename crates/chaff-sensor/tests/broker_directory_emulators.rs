@@ -4,38 +4,14 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use chaff_sensor::recorder::MemoryLog;
 use serde_json::Value;
 
 mod support;
-use support::{events, kinds, serve, wait_for, wait_for_kind};
-
-/// Runs a client program with a time limit, `env` added, and no input.
-fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new("timeout")
-        .arg("20")
-        .arg(program)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn events_of(log: &MemoryLog, kind: &str) -> Vec<Value> {
-    events(log).into_iter().filter(|e| e["kind"] == kind).collect()
-}
+use support::{events_of, kinds, run_client as run, serve, stderr, stdout, wait_for, wait_for_kind};
 
 /// Sends `bytes` on a fresh connection, then reads until the server closes (at most 10 s).
 fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -112,4 +113,29 @@ pub fn serve_on_real_ports(services: &[(&str, u16)], seconds: u64) {
         runtime().spawn(listener::serve_tcp(listener, Arc::new(emulator), limits, recorder));
     }
     std::thread::sleep(Duration::from_secs(seconds));
+}
+
+/// Runs a client program with a 20 s time limit, `env` added, and no input.
+pub fn run_client(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new("timeout")
+        .arg("20")
+        .arg(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The events of `kind` so far.
+pub fn events_of(log: &MemoryLog, kind: &str) -> Vec<Value> {
+    events(log).into_iter().filter(|e| e["kind"] == kind).collect()
 }

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::emulators::ber::{TAG_OCTET_STRING, expect, read_tlv};
+use crate::event::cut_text;
 
 /// Deepest nesting of `&`, `|` and `!` written; OpenLDAP's own limit is far higher, but a
 /// recorded filter needs no more.
@@ -28,14 +29,7 @@ const EXTENSIBLE: u8 = 0xa9;
 pub fn render(tag: u8, content: &[u8]) -> Option<String> {
     let mut out = String::new();
     write_filter(&mut out, tag, content, 0)?;
-    if out.len() > MAX_FILTER_TEXT {
-        let mut end = MAX_FILTER_TEXT;
-        while !out.is_char_boundary(end) {
-            end -= 1;
-        }
-        out.truncate(end);
-        out.push_str("...");
-    }
+    cut_text(&mut out, MAX_FILTER_TEXT);
     Some(out)
 }
 

@@ -29,7 +29,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use self::bson::{Bson, Document, read_cstring};
 use self::scram::Conversation;
 use crate::env::{ConfigError, Env};
-use crate::event::{EndReason, Fields};
+use crate::event::{EndReason, Fields, cut_text};
 use crate::listener::{Session, Stream, TcpLimits};
 use crate::persona::{decky_rng, decky_seed};
 
@@ -571,14 +571,7 @@ struct Connection {
 fn record_command(session: &Session, command: &Document, database: &str, op: &str) {
     let name = command.0.first().map_or("", |(name, _)| name.as_str());
     let mut preview = command.to_json().to_string();
-    if preview.len() > MAX_PREVIEW {
-        let mut end = MAX_PREVIEW;
-        while !preview.is_char_boundary(end) {
-            end -= 1;
-        }
-        preview.truncate(end);
-        preview.push_str("...");
-    }
+    cut_text(&mut preview, MAX_PREVIEW);
     session.record(
         "command",
         Fields::new()
