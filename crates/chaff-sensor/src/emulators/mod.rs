@@ -7,9 +7,11 @@
 //! below. The listening framework, the events around each connection and the limits stay in
 //! [`crate::listener`].
 
+pub mod ber;
 pub mod dns;
 pub mod docker_api;
 pub mod elasticsearch;
+pub mod framed;
 pub mod ftp;
 pub mod generic;
 pub mod http;
@@ -17,11 +19,13 @@ pub mod k8s;
 pub mod mailbox;
 pub mod mssql;
 pub mod mysql;
+pub mod ntlm;
 pub mod postgres;
 pub mod redis;
 pub mod shell;
 pub mod smtp;
 pub mod snmp;
+pub mod spnego;
 pub mod ssh;
 pub mod telnet;
 pub mod text_lines;
