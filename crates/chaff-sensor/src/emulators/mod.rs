@@ -23,6 +23,7 @@ pub mod ntlm;
 pub mod postgres;
 pub mod redis;
 pub mod shell;
+pub mod smb;
 pub mod smtp;
 pub mod snmp;
 pub mod spnego;
@@ -83,6 +84,8 @@ pub enum Emulator {
     DockerApi(docker_api::DockerApi),
     /// `k8s`: 6443 over TLS, 8080 the insecure port.
     K8s(k8s::K8s),
+    /// Windows file sharing (`smb`): 445 direct, 139 over NetBIOS.
+    Smb(smb::Smb),
 }
 
 impl Emulator {
@@ -129,6 +132,8 @@ impl Emulator {
             }
             ("k8s", Transport::Tcp, 6443) => Emulator::K8s(k8s::K8s::from_env(env, http::Scheme::Tls)?),
             ("k8s", Transport::Tcp, 8080) => Emulator::K8s(k8s::K8s::from_env(env, http::Scheme::Plain)?),
+            ("smb", Transport::Tcp, 445) => Emulator::Smb(smb::Smb::from_env(env, smb::Framing::Direct)?),
+            ("smb", Transport::Tcp, 139) => Emulator::Smb(smb::Smb::from_env(env, smb::Framing::NetBios)?),
             _ => Emulator::Generic,
         })
     }
@@ -150,6 +155,7 @@ impl Emulator {
             Emulator::Imap(_) | Emulator::Pop3(_) => mailbox::LIMITS,
             Emulator::Redis(_) => redis::LIMITS,
             Emulator::Ssh(_) | Emulator::Telnet(_) => TcpLimits::INTERACTIVE,
+            Emulator::Smb(_) => smb::LIMITS,
         }
     }
 
@@ -172,6 +178,7 @@ impl Emulator {
             Emulator::Elasticsearch(elasticsearch) => elasticsearch.serve(stream, session).await,
             Emulator::DockerApi(docker) => docker.serve(stream, session).await,
             Emulator::K8s(k8s) => k8s.serve(stream, session).await,
+            Emulator::Smb(smb) => smb.serve(stream, session).await,
         }
     }
 
@@ -195,7 +202,8 @@ impl Emulator {
             | Emulator::Telnet(_)
             | Emulator::Elasticsearch(_)
             | Emulator::DockerApi(_)
-            | Emulator::K8s(_) => None,
+            | Emulator::K8s(_)
+            | Emulator::Smb(_) => None,
         }
     }
 }

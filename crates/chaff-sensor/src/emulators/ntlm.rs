@@ -203,7 +203,7 @@ fn default_computer_name(decky: &str) -> String {
 }
 
 /// 100-nanosecond intervals since 1601-01-01.
-fn filetime(t: SystemTime) -> u64 {
+pub fn filetime(t: SystemTime) -> u64 {
     let since_unix = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     (since_unix.as_secs() + FILETIME_UNIX_OFFSET) * 10_000_000 + u64::from(since_unix.subsec_nanos() / 100)
 }
