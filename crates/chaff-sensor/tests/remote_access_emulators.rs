@@ -214,3 +214,234 @@ fn nmap_reads_smb2_dialects_and_signing() {
     assert!(report.contains("311"), "{report}");
     assert!(report.contains("Message signing enabled but not required"), "{report}");
 }
+
+// ---- rdp ----
+
+const RDP_ENV: &[(&str, &str)] =
+    &[("NODE_NAME", "ws-01"), ("RDP_HOSTNAME", "WS-0042"), ("RDP_DOMAIN", "acme.local")];
+
+fn rdp_env(nla: bool) -> Vec<(&'static str, &'static str)> {
+    let mut env = RDP_ENV.to_vec();
+    env.push(("RDP_ENABLE_NLA", if nla { "true" } else { "false" }));
+    env
+}
+
+/// A TPKT holding an X.224 Connection Request with `cookie` and, when given, an RDP_NEG_REQ
+/// for `requested` protocols.
+fn connection_request(cookie: &str, requested: Option<u32>) -> Vec<u8> {
+    let mut tpdu = vec![0xe0, 0, 0, 0, 0, 0];
+    tpdu.extend_from_slice(format!("Cookie: mstshash={cookie}\r\n").as_bytes());
+    if let Some(requested) = requested {
+        tpdu.extend_from_slice(&[1, 0, 8, 0]);
+        tpdu.extend_from_slice(&requested.to_le_bytes());
+    }
+    let length = (4 + 1 + tpdu.len()) as u16;
+    [&[3, 0][..], &length.to_be_bytes(), &[tpdu.len() as u8], &tpdu].concat()
+}
+
+/// The Connection Confirm for `request`, read whole.
+fn confirm(stream: &mut TcpStream, request: &[u8]) -> Vec<u8> {
+    stream.write_all(request).unwrap();
+    let mut header = [0u8; 4];
+    stream.read_exact(&mut header).unwrap();
+    let mut rest = vec![0u8; usize::from(u16::from_be_bytes([header[2], header[3]])) - 4];
+    stream.read_exact(&mut rest).unwrap();
+    [&header[..], &rest].concat()
+}
+
+#[test]
+fn rdp_records_the_cookie_and_answers_as_windows() {
+    let (addr, log) = serve("rdp", 3389, &rdp_env(false));
+    let mut stream = connect(addr);
+    let answer = confirm(&mut stream, &connection_request("administrator", Some(3)));
+    assert_eq!(answer, b"\x03\0\0\x13\x0e\xd0\0\0\x124\0\x03\0\x08\0\x02\0\0\0", "SSL_NOT_ALLOWED_BY_SERVER");
+    let request = wait_for_kind(&log, "connection_request");
+    assert_eq!(request["cookie"], "administrator");
+    assert_eq!(request["requested_protocols"], serde_json::json!(["ssl", "hybrid"]));
+    assert_eq!(request["failure"], "ssl_not_allowed_by_server");
+    closed_by_server(&log);
+
+    let (addr, log) = serve("rdp", 3389, &rdp_env(true));
+    let mut stream = connect(addr);
+    let answer = confirm(&mut stream, &connection_request("bob", Some(1)));
+    assert_eq!(&answer[11..], b"\x03\0\x08\0\x05\0\0\0", "HYBRID_REQUIRED_BY_SERVER");
+    assert_eq!(wait_for_kind(&log, "connection_request")["failure"], "hybrid_required_by_server");
+}
+
+/// Accepts any certificate: the decky's is self-signed, as a real RDP host's.
+#[derive(Debug)]
+struct AnyCertificate(rustls::crypto::WebPkiSupportedAlgorithms);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+fn tls_client(stream: TcpStream) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = AnyCertificate(provider.signature_verification_algorithms);
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("WS-0042").unwrap();
+    let connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    rustls::StreamOwned::new(connection, stream)
+}
+
+/// DER: one TLV (lengths below 64 KiB).
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let length = content.len();
+    let mut out = vec![tag];
+    match length {
+        0..0x80 => out.push(length as u8),
+        0x80..0x100 => out.extend_from_slice(&[0x81, length as u8]),
+        _ => out.extend_from_slice(&[0x82, (length >> 8) as u8, length as u8]),
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A CredSSP TSRequest (version 6) carrying `token`.
+fn ts_request(token: &[u8]) -> Vec<u8> {
+    let nego = der(0x30, &der(0x30, &der(0xa0, &der(0x04, token))));
+    der(0x30, &[der(0xa0, &[2, 1, 6]), der(0xa1, &nego)].concat())
+}
+
+/// A TSRequest from the server, read whole.
+fn read_ts_request(stream: &mut impl Read) -> Vec<u8> {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).unwrap();
+    let length = match head[1] {
+        n if n < 0x80 => usize::from(n),
+        0x81 => {
+            let mut b = [0u8; 1];
+            stream.read_exact(&mut b).unwrap();
+            usize::from(b[0])
+        }
+        _ => {
+            let mut b = [0u8; 2];
+            stream.read_exact(&mut b).unwrap();
+            usize::from(u16::from_be_bytes(b))
+        }
+    };
+    let mut content = vec![0u8; length];
+    stream.read_exact(&mut content).unwrap();
+    content
+}
+
+fn utf16(text: &str) -> Vec<u8> {
+    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// An NTLM AUTHENTICATE (Unicode) from `user` in `domain` on `workstation` with an
+/// NTLMv2-shaped response.
+fn ntlm_authenticate(user: &str, domain: &str, workstation: &str) -> Vec<u8> {
+    let mut nt_response = vec![0x5a; 16];
+    nt_response.extend_from_slice(&[1, 1, 0, 0, 0, 0, 0, 0]);
+    nt_response.extend_from_slice(&[0x77; 28]);
+    let payload = [vec![0; 24], nt_response, utf16(domain), utf16(user), utf16(workstation), vec![]];
+    let mut out = b"NTLMSSP\0\x03\0\0\0".to_vec();
+    let mut offset = 64;
+    for part in &payload {
+        out.extend_from_slice(&(part.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(part.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(offset as u32).to_le_bytes());
+        offset += part.len();
+    }
+    out.extend_from_slice(&0x0000_0201u32.to_le_bytes());
+    payload.iter().for_each(|part| out.extend_from_slice(part));
+    out
+}
+
+const NTLM_NEGOTIATE: &[u8] = b"NTLMSSP\0\x01\0\0\0\x15\x82\x88\xe2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+#[test]
+fn rdp_nla_captures_the_ntlm_login_over_credssp() {
+    let (addr, log) = serve("rdp", 3389, &rdp_env(true));
+    let mut stream = connect(addr);
+    let answer = confirm(&mut stream, &connection_request("alice", Some(0x0b)));
+    assert_eq!(&answer[11..], b"\x02\x1f\x08\0\x02\0\0\0", "CredSSP selected");
+    let mut tls = tls_client(stream);
+    tls.write_all(&ts_request(NTLM_NEGOTIATE)).unwrap();
+    let reply = read_ts_request(&mut tls);
+    let at = reply.windows(9).position(|w| w == b"NTLMSSP\0\x02").expect("a challenge");
+    let challenge = &reply[at..];
+    let target_info = &challenge[challenge.len() - 200.min(challenge.len())..];
+    assert!(target_info.windows(14).any(|w| w == utf16("WS-0042")), "the computer is named");
+    tls.write_all(&ts_request(&ntlm_authenticate("alice", "ACME", "LAPTOP7"))).unwrap();
+    let failure = read_ts_request(&mut tls);
+    assert!(failure.ends_with(&[0xa4, 6, 2, 4, 0xc0, 0, 0, 0x6d]), "STATUS_LOGON_FAILURE: {failure:02x?}");
+    let auth = wait_for_kind(&log, "auth");
+    assert_ntlm_auth(&auth, "alice", "ACME", "LAPTOP7");
+    assert_eq!(wait_for_kind(&log, "connection_request")["selected"], "hybrid");
+}
+
+#[test]
+fn rdp_garbage_and_truncated_frames_close_quietly() {
+    for nla in [false, true] {
+        let (addr, log) = serve("rdp", 3389, &rdp_env(nla));
+        let whole = connection_request("x", Some(3));
+        for junk in [
+            &b"GET / HTTP/1.0\r\n\r\n"[..],
+            &[3, 0, 0, 2][..],
+            &[3, 0, 0xff, 0xff][..],
+            &[3, 0, 0, 7, 2, 0xd0, 0][..],
+        ] {
+            let mut stream = connect(addr);
+            stream.write_all(junk).unwrap();
+            read_to_close(&mut stream);
+        }
+        let mut stream = connect(addr);
+        stream.write_all(&whole[..whole.len() - 3]).unwrap();
+        drop(stream);
+        // NLA: a client that is not TLS after the confirm.
+        let mut stream = connect(addr);
+        confirm(&mut stream, &whole);
+        stream.write_all(b"\x30\x84\xff\xff\xff\xffnot TLS").unwrap();
+        read_to_close(&mut stream);
+        wait_for(&log, "six disconnects", |e| kinds(e).iter().filter(|k| **k == "disconnect").count() == 6);
+    }
+}
+
+#[test]
+fn nmap_reads_the_ntlm_info_and_encryption_of_rdp() {
+    let (addr, _log) = serve("rdp", 3389, &rdp_env(true));
+    let report = nmap(addr, &["-sV", "--script", "rdp-ntlm-info,rdp-enum-encryption"]);
+    assert!(report.contains("Microsoft Terminal Services"), "{report}");
+    assert!(report.contains("DNS_Computer_Name: WS-0042.acme.local"), "{report}");
+    assert!(report.contains("NetBIOS_Domain_Name: ACME"), "{report}");
+    assert!(report.contains("CredSSP (NLA): SUCCESS"), "{report}");
+}

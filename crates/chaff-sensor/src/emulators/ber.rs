@@ -39,6 +39,18 @@ pub fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     (found == tag).then_some((content, rest))
 }
 
+/// The content of the field tagged `wanted` among a SEQUENCE's `fields` (the first one).
+pub fn field(mut fields: &[u8], wanted: u8) -> Option<&[u8]> {
+    while !fields.is_empty() {
+        let (tag, content, rest) = read_tlv(fields)?;
+        if tag == wanted {
+            return Some(content);
+        }
+        fields = rest;
+    }
+    None
+}
+
 /// A two's-complement INTEGER content of at most 8 bytes.
 pub fn read_integer(content: &[u8]) -> Option<i64> {
     if content.is_empty() || content.len() > 8 {

@@ -21,6 +21,7 @@ pub mod mssql;
 pub mod mysql;
 pub mod ntlm;
 pub mod postgres;
+pub mod rdp;
 pub mod redis;
 pub mod shell;
 pub mod smb;
@@ -86,6 +87,8 @@ pub enum Emulator {
     K8s(k8s::K8s),
     /// Windows file sharing (`smb`): 445 direct, 139 over NetBIOS.
     Smb(smb::Smb),
+    /// Windows Remote Desktop (`rdp`, 3389).
+    Rdp(rdp::Rdp),
 }
 
 impl Emulator {
@@ -134,6 +137,7 @@ impl Emulator {
             ("k8s", Transport::Tcp, 8080) => Emulator::K8s(k8s::K8s::from_env(env, http::Scheme::Plain)?),
             ("smb", Transport::Tcp, 445) => Emulator::Smb(smb::Smb::from_env(env, smb::Framing::Direct)?),
             ("smb", Transport::Tcp, 139) => Emulator::Smb(smb::Smb::from_env(env, smb::Framing::NetBios)?),
+            ("rdp", Transport::Tcp, 3389) => Emulator::Rdp(rdp::Rdp::from_env(env)?),
             _ => Emulator::Generic,
         })
     }
@@ -156,6 +160,7 @@ impl Emulator {
             Emulator::Redis(_) => redis::LIMITS,
             Emulator::Ssh(_) | Emulator::Telnet(_) => TcpLimits::INTERACTIVE,
             Emulator::Smb(_) => smb::LIMITS,
+            Emulator::Rdp(_) => rdp::LIMITS,
         }
     }
 
@@ -179,6 +184,7 @@ impl Emulator {
             Emulator::DockerApi(docker) => docker.serve(stream, session).await,
             Emulator::K8s(k8s) => k8s.serve(stream, session).await,
             Emulator::Smb(smb) => smb.serve(stream, session).await,
+            Emulator::Rdp(rdp) => rdp.serve(stream, session).await,
         }
     }
 
@@ -203,7 +209,8 @@ impl Emulator {
             | Emulator::Elasticsearch(_)
             | Emulator::DockerApi(_)
             | Emulator::K8s(_)
-            | Emulator::Smb(_) => None,
+            | Emulator::Smb(_)
+            | Emulator::Rdp(_) => None,
         }
     }
 }

@@ -3,7 +3,9 @@
 //! NTLMSSP message from its `negTokenInit` or `negTokenResp`, and wrapping our challenge in
 //! an `accept-incomplete` `negTokenResp`.
 
-use super::ber::{self, TAG_ENUMERATED, TAG_OCTET_STRING, TAG_SEQUENCE, context, expect, read_tlv, tlv};
+use super::ber::{
+    self, TAG_ENUMERATED, TAG_OCTET_STRING, TAG_SEQUENCE, context, expect, field, read_tlv, tlv,
+};
 use super::ntlm;
 
 /// SPNEGO's OID, 1.3.6.1.5.5.2.
@@ -76,18 +78,6 @@ pub fn ntlm_message(token: &[u8]) -> Option<(&[u8], Framing)> {
     };
     let (message, _) = expect(field(fields, wanted)?, TAG_OCTET_STRING)?;
     message.starts_with(ntlm::SIGNATURE).then_some((message, Framing::Spnego))
-}
-
-/// The content of the context field tagged `wanted` in a SEQUENCE's `fields`.
-fn field(mut fields: &[u8], wanted: u8) -> Option<&[u8]> {
-    while !fields.is_empty() {
-        let (tag, content, rest) = read_tlv(fields)?;
-        if tag == wanted {
-            return Some(content);
-        }
-        fields = rest;
-    }
-    None
 }
 
 #[cfg(test)]

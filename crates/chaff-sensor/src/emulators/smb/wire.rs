@@ -398,7 +398,7 @@ pub(crate) mod tests {
         out.extend_from_slice(&31u16.to_le_bytes());
         out.extend_from_slice(&[0; 8]);
         out.extend_from_slice(&message_id.to_le_bytes());
-        out.extend_from_slice(&[0; 24]);
+        out.extend_from_slice(&[0; 32]);
         out
     }
 
