@@ -445,3 +445,87 @@ fn nmap_reads_the_ntlm_info_and_encryption_of_rdp() {
     assert!(report.contains("NetBIOS_Domain_Name: ACME"), "{report}");
     assert!(report.contains("CredSSP (NLA): SUCCESS"), "{report}");
 }
+
+// ---- vnc ----
+
+/// An RFB client up to the security handshake: the server's version, then `version` sent.
+fn rfb_start(addr: SocketAddr, version: &[u8; 12]) -> TcpStream {
+    let mut stream = connect(addr);
+    let mut server_version = [0u8; 12];
+    stream.read_exact(&mut server_version).unwrap();
+    assert_eq!(&server_version, b"RFB 003.008\n");
+    stream.write_all(version).unwrap();
+    stream
+}
+
+#[test]
+fn vnc_auth_is_recorded_and_refused_in_each_version() {
+    let response = *b"\x01\x23\x45\x67\x89\xab\xcd\xef\x01\x23\x45\x67\x89\xab\xcd\xef";
+    for (version, expected_result) in [
+        (b"RFB 003.008\n", &b"\0\0\0\x01\0\0\0\x15Authentication failed"[..]),
+        (b"RFB 003.007\n", &b"\0\0\0\x01"[..]),
+        (b"RFB 003.003\n", &b"\0\0\0\x01"[..]),
+    ] {
+        let (addr, log) = serve("vnc", 5900, &[("NODE_NAME", "kiosk-01")]);
+        let mut stream = rfb_start(addr, version);
+        if version == b"RFB 003.003\n" {
+            let mut security = [0u8; 4];
+            stream.read_exact(&mut security).unwrap();
+            assert_eq!(security, [0, 0, 0, 2], "the server names VNC authentication");
+        } else {
+            let mut types = [0u8; 2];
+            stream.read_exact(&mut types).unwrap();
+            assert_eq!(types, [1, 2], "VNC authentication only");
+            stream.write_all(&[2]).unwrap();
+        }
+        let mut challenge = [0u8; 16];
+        stream.read_exact(&mut challenge).unwrap();
+        stream.write_all(&response).unwrap();
+        assert_eq!(read_to_close(&mut stream), expected_result);
+        let events = wait_for(&log, "auth", |e| kinds(e).contains(&"auth"));
+        let auth = events.iter().find(|e| e["kind"] == "auth").unwrap();
+        assert_eq!(auth["challenge"], challenge.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        assert_eq!(auth["response"], "0123456789abcdef0123456789abcdef");
+        assert_eq!(auth["success"], false);
+        closed_by_server(&log);
+    }
+}
+
+#[test]
+fn vnc_garbage_and_truncated_frames_close_quietly() {
+    let (addr, log) = serve("vnc", 5900, &[]);
+    let mut stream = rfb_start(addr, b"GET / HTTP/1");
+    assert!(read_to_close(&mut stream).is_empty());
+    let mut stream = rfb_start(addr, b"RFB 003.008\n");
+    let mut types = [0u8; 2];
+    stream.read_exact(&mut types).unwrap();
+    stream.write_all(&[1]).unwrap();
+    assert_eq!(read_to_close(&mut stream), b"\0\0\0\x01\0\0\0\x15Authentication failed", "type None refused");
+    let mut stream = rfb_start(addr, b"RFB 003.008\n");
+    stream.write_all(&[2, 0xaa, 0xbb]).unwrap();
+    drop(stream);
+    let mut stream = connect(addr);
+    stream.write_all(b"RFB 0").unwrap();
+    drop(stream);
+    let events =
+        wait_for(&log, "four disconnects", |e| kinds(e).iter().filter(|k| **k == "disconnect").count() == 4);
+    assert!(!kinds(&events).contains(&"auth"));
+    assert_eq!(kinds(&events).iter().filter(|k| **k == "protocol_error").count(), 2);
+}
+
+#[test]
+fn nmap_knows_the_vnc_server() {
+    let (addr, _log) = serve("vnc", 5900, &[]);
+    let report = nmap(addr, &["-sV", "--script", "vnc-info"]);
+    assert!(report.contains("VNC (protocol 3.8)"), "{report}");
+    assert!(report.contains("VNC Authentication"), "{report}");
+}
+
+/// Serves smb (445, 139), rdp (3389) and vnc (5900) on 127.0.0.1 for two minutes, events on
+/// stdout (`--nocapture`), while one runs `nmap -sV -Pn -p 139,445,3389,5900 127.0.0.1` or
+/// the clients. Configure with the usual variables (`RDP_ENABLE_NLA=true`, ...).
+#[test]
+#[ignore = "binds fixed ports and waits; run by hand"]
+fn serve_on_the_real_ports_for_nmap() {
+    support::serve_on_real_ports(&[("smb", 445), ("smb", 139), ("rdp", 3389), ("vnc", 5900)], 120);
+}

@@ -32,6 +32,7 @@ pub mod ssh;
 pub mod telnet;
 pub mod text_lines;
 pub mod tftp;
+pub mod vnc;
 
 use std::fmt;
 use std::io;
@@ -89,6 +90,8 @@ pub enum Emulator {
     Smb(smb::Smb),
     /// Windows Remote Desktop (`rdp`, 3389).
     Rdp(rdp::Rdp),
+    /// A VNC server (`vnc`, 5900).
+    Vnc(vnc::Vnc),
 }
 
 impl Emulator {
@@ -138,6 +141,7 @@ impl Emulator {
             ("smb", Transport::Tcp, 445) => Emulator::Smb(smb::Smb::from_env(env, smb::Framing::Direct)?),
             ("smb", Transport::Tcp, 139) => Emulator::Smb(smb::Smb::from_env(env, smb::Framing::NetBios)?),
             ("rdp", Transport::Tcp, 3389) => Emulator::Rdp(rdp::Rdp::from_env(env)?),
+            ("vnc", Transport::Tcp, 5900) => Emulator::Vnc(vnc::Vnc::from_env(env)?),
             _ => Emulator::Generic,
         })
     }
@@ -161,6 +165,7 @@ impl Emulator {
             Emulator::Ssh(_) | Emulator::Telnet(_) => TcpLimits::INTERACTIVE,
             Emulator::Smb(_) => smb::LIMITS,
             Emulator::Rdp(_) => rdp::LIMITS,
+            Emulator::Vnc(_) => vnc::LIMITS,
         }
     }
 
@@ -185,6 +190,7 @@ impl Emulator {
             Emulator::K8s(k8s) => k8s.serve(stream, session).await,
             Emulator::Smb(smb) => smb.serve(stream, session).await,
             Emulator::Rdp(rdp) => rdp.serve(stream, session).await,
+            Emulator::Vnc(vnc) => vnc.serve(stream, session).await,
         }
     }
 
@@ -210,7 +216,8 @@ impl Emulator {
             | Emulator::DockerApi(_)
             | Emulator::K8s(_)
             | Emulator::Smb(_)
-            | Emulator::Rdp(_) => None,
+            | Emulator::Rdp(_)
+            | Emulator::Vnc(_) => None,
         }
     }
 }
