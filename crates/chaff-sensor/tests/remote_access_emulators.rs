@@ -410,6 +410,23 @@ fn rdp_nla_captures_the_ntlm_login_over_credssp() {
 }
 
 #[test]
+fn xfreerdp_nla_login_is_captured_and_refused() {
+    let (addr, log) = serve("rdp", 3389, &rdp_env(true));
+    let target = format!("/v:{addr}");
+    let output = run(
+        "xvfb-run",
+        &["-a", "xfreerdp", &target, "/cert:ignore", "/u:alice", "/p:secret", "/d:ACME", "+auth-only"],
+    );
+    assert!(text(&output).contains("ERRCONNECT_LOGON_FAILURE"), "{}", text(&output));
+    let auth = wait_for_kind(&log, "auth");
+    assert_eq!((auth["username"].as_str(), auth["domain"].as_str()), (Some("alice"), Some("ACME")));
+    let workstation = auth["workstation"].as_str().unwrap().to_owned();
+    assert_ntlm_auth(&auth, "alice", "ACME", &workstation);
+    let request = wait_for_kind(&log, "connection_request");
+    assert_eq!(request["selected"], "hybrid", "{request}");
+}
+
+#[test]
 fn rdp_garbage_and_truncated_frames_close_quietly() {
     for nla in [false, true] {
         let (addr, log) = serve("rdp", 3389, &rdp_env(nla));
