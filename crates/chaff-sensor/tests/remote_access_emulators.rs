@@ -4,48 +4,21 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::Output;
 
 use chaff_sensor::recorder::MemoryLog;
 use serde_json::Value;
 
 mod support;
-use support::{kinds, serve, wait_for, wait_for_kind};
+use support::{connect, kinds, read_to_close, serve, wait_for, wait_for_kind};
 
-/// Runs a client program with a time limit and no input.
+/// Runs a client program for at most a minute.
 fn run(program: &str, args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg("60")
-        .arg(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+    support::run_client(program, args, 60)
 }
 
 fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream
-}
-
-/// Everything the server sends until it closes (a reset counts as a close).
-fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
-    let mut received = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => return received,
-            Ok(n) => received.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return received,
-            Err(e) => panic!("reading: {e}"),
-        }
-    }
 }
 
 fn closed_by_server(log: &MemoryLog) -> Vec<Value> {
