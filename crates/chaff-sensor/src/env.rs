@@ -42,6 +42,18 @@ impl Env {
             .transpose()
     }
 
+    /// `name` as a flag: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`, in any case; unset
+    /// is `None`, anything else an error naming the variable.
+    pub fn flag(&self, name: &str) -> Result<Option<bool>, ConfigError> {
+        self.get(name)
+            .map(|value| match value.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err(ConfigError::new(name, format!("expected true or false, got {value:?}"))),
+            })
+            .transpose()
+    }
+
     /// The decky this sensor belongs to: `NODE_NAME`, else `HOSTNAME`, else empty.
     pub fn decky(&self) -> &str {
         self.get("NODE_NAME").or_else(|| self.get("HOSTNAME")).unwrap_or("")
@@ -88,6 +100,16 @@ mod tests {
         let error = env.parse::<u16>("PORT", "a port number").unwrap_err();
         assert_eq!(error.to_string(), "PORT: expected a port number, got \"twenty\"");
         assert_eq!(env.parse::<u16>("UNSET", "a port").unwrap(), None);
+    }
+
+    #[test]
+    fn flags_take_the_usual_spellings() {
+        let env = Env::from_pairs([("A", "TRUE"), ("B", "off"), ("C", "2")]);
+        assert_eq!(
+            (env.flag("A"), env.flag("B"), env.flag("UNSET")),
+            (Ok(Some(true)), Ok(Some(false)), Ok(None))
+        );
+        assert_eq!(env.flag("C").unwrap_err().to_string(), "C: expected true or false, got \"2\"");
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //! below. The listening framework, the events around each connection and the limits stay in
 //! [`crate::listener`].
 
+pub mod ber;
 pub mod dns;
 pub mod docker_api;
 pub mod elasticsearch;
+pub mod framed;
 pub mod ftp;
 pub mod generic;
 pub mod http;
@@ -17,15 +19,20 @@ pub mod k8s;
 pub mod mailbox;
 pub mod mssql;
 pub mod mysql;
+pub mod ntlm;
 pub mod postgres;
+pub mod rdp;
 pub mod redis;
 pub mod shell;
+pub mod smb;
 pub mod smtp;
 pub mod snmp;
+pub mod spnego;
 pub mod ssh;
 pub mod telnet;
 pub mod text_lines;
 pub mod tftp;
+pub mod vnc;
 
 use std::fmt;
 use std::io;
@@ -79,6 +86,12 @@ pub enum Emulator {
     DockerApi(docker_api::DockerApi),
     /// `k8s`: 6443 over TLS, 8080 the insecure port.
     K8s(k8s::K8s),
+    /// Windows file sharing (`smb`): 445 direct, 139 over NetBIOS.
+    Smb(smb::Smb),
+    /// Windows Remote Desktop (`rdp`, 3389).
+    Rdp(rdp::Rdp),
+    /// A VNC server (`vnc`, 5900).
+    Vnc(vnc::Vnc),
 }
 
 impl Emulator {
@@ -125,6 +138,10 @@ impl Emulator {
             }
             ("k8s", Transport::Tcp, 6443) => Emulator::K8s(k8s::K8s::from_env(env, http::Scheme::Tls)?),
             ("k8s", Transport::Tcp, 8080) => Emulator::K8s(k8s::K8s::from_env(env, http::Scheme::Plain)?),
+            ("smb", Transport::Tcp, 445) => Emulator::Smb(smb::Smb::from_env(env, smb::Framing::Direct)?),
+            ("smb", Transport::Tcp, 139) => Emulator::Smb(smb::Smb::from_env(env, smb::Framing::NetBios)?),
+            ("rdp", Transport::Tcp, 3389) => Emulator::Rdp(rdp::Rdp::from_env(env)?),
+            ("vnc", Transport::Tcp, 5900) => Emulator::Vnc(vnc::Vnc::from_env(env)?),
             _ => Emulator::Generic,
         })
     }
@@ -146,6 +163,9 @@ impl Emulator {
             Emulator::Imap(_) | Emulator::Pop3(_) => mailbox::LIMITS,
             Emulator::Redis(_) => redis::LIMITS,
             Emulator::Ssh(_) | Emulator::Telnet(_) => TcpLimits::INTERACTIVE,
+            Emulator::Smb(_) => smb::LIMITS,
+            Emulator::Rdp(_) => rdp::LIMITS,
+            Emulator::Vnc(_) => vnc::LIMITS,
         }
     }
 
@@ -168,6 +188,9 @@ impl Emulator {
             Emulator::Elasticsearch(elasticsearch) => elasticsearch.serve(stream, session).await,
             Emulator::DockerApi(docker) => docker.serve(stream, session).await,
             Emulator::K8s(k8s) => k8s.serve(stream, session).await,
+            Emulator::Smb(smb) => smb.serve(stream, session).await,
+            Emulator::Rdp(rdp) => rdp.serve(stream, session).await,
+            Emulator::Vnc(vnc) => vnc.serve(stream, session).await,
         }
     }
 
@@ -191,7 +214,10 @@ impl Emulator {
             | Emulator::Telnet(_)
             | Emulator::Elasticsearch(_)
             | Emulator::DockerApi(_)
-            | Emulator::K8s(_) => None,
+            | Emulator::K8s(_)
+            | Emulator::Smb(_)
+            | Emulator::Rdp(_)
+            | Emulator::Vnc(_) => None,
         }
     }
 }

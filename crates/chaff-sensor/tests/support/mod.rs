@@ -3,7 +3,9 @@
 //! loopback with an injected environment, and waiting for events.
 #![allow(dead_code)]
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -112,4 +114,37 @@ pub fn serve_on_real_ports(services: &[(&str, u16)], seconds: u64) {
         runtime().spawn(listener::serve_tcp(listener, Arc::new(emulator), limits, recorder));
     }
     std::thread::sleep(Duration::from_secs(seconds));
+}
+
+/// Runs a client program for at most `seconds`, with no input.
+pub fn run_client(program: &str, args: &[&str], seconds: u32) -> Output {
+    Command::new("timeout")
+        .arg(seconds.to_string())
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+}
+
+/// A blocking client socket that gives up reading after 10 s.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+}
+
+/// Everything the server sends until it closes the connection (a reset, for a server closing
+/// with part of the request unread, is a close too).
+pub fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return received,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return received,
+            Err(e) => panic!("reading: {e}"),
+        }
+    }
 }

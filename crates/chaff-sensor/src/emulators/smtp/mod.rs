@@ -98,7 +98,7 @@ impl Smtp {
                 format!("expected one of {}, got {mta_name:?}", Mta::NAMES.join(", ")),
             )
         })?;
-        let open_relay = parse_flag(env, "SMTP_OPEN_RELAY")?.unwrap_or(false);
+        let open_relay = env.flag("SMTP_OPEN_RELAY")?.unwrap_or(false);
         let banner = env.get("SMTP_BANNER").map(greeting_line).transpose()?;
         let decky = if env.decky().is_empty() { "localhost" } else { env.decky() };
         let hostname = banner.as_deref().and_then(banner_host).unwrap_or(decky).to_owned();
@@ -586,17 +586,6 @@ fn split_command(line: &[u8]) -> (String, &[u8]) {
 /// so no reply can be split or forged by what the client sent.
 fn display(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).chars().map(|c| if c.is_control() { '?' } else { c }).collect()
-}
-
-/// `SMTP_OPEN_RELAY`-style flags: `1`/`0`, `true`/`false`, `yes`/`no`.
-fn parse_flag(env: &Env, name: &str) -> Result<Option<bool>, ConfigError> {
-    env.get(name)
-        .map(|value| match value.to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" => Ok(true),
-            "0" | "false" | "no" => Ok(false),
-            _ => Err(ConfigError::new(name, format!("expected 0 or 1, got {value:?}"))),
-        })
-        .transpose()
 }
 
 /// `SMTP_BANNER` as a greeting line: one printable line, `220 ` added when missing.
