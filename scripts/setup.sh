@@ -9,7 +9,7 @@ set -euo pipefail
 # The rest are the real clients and scanner the sensor's emulators are tested against.
 APT_PACKAGES=(build-essential libc6-dev pkg-config docker-compose iproute2
   openssh-client sshpass curl redis-tools mariadb-client lftp ftp swaks telnet nmap netcat-openbsd
-  postgresql-client freetds-bin dnsutils snmp tftp-hpa)
+  postgresql-client freetds-bin dnsutils snmp tftp-hpa sipsak python3-pymodbus python3-serial-asyncio)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -25,6 +25,14 @@ impl Env {
         Env { vars: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() }
     }
 
+    /// This environment with `name` set to `value`: how an emulator reused by another service
+    /// (conpot's SNMP agent and web server) is given that service's persona.
+    pub fn with(&self, name: &str, value: &str) -> Env {
+        let mut vars = self.vars.clone();
+        vars.insert(name.to_owned(), value.to_owned());
+        Env { vars }
+    }
+
     /// The value of `name`, unless unset or empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
@@ -88,6 +96,14 @@ mod tests {
         let error = env.parse::<u16>("PORT", "a port number").unwrap_err();
         assert_eq!(error.to_string(), "PORT: expected a port number, got \"twenty\"");
         assert_eq!(env.parse::<u16>("UNSET", "a port").unwrap(), None);
+    }
+
+    #[test]
+    fn with_sets_one_variable_and_leaves_the_original() {
+        let env = Env::from_pairs([("A", "1")]);
+        let more = env.with("B", "2").with("A", "3");
+        assert_eq!((more.get("A"), more.get("B")), (Some("3"), Some("2")));
+        assert_eq!((env.get("A"), env.get("B")), (Some("1"), None));
     }
 
     #[test]
