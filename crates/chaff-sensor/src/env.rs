@@ -25,6 +25,14 @@ impl Env {
         Env { vars: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() }
     }
 
+    /// This environment with `name` set to `value`: how an emulator reused by another service
+    /// (conpot's SNMP agent and web server) is given that service's persona.
+    pub fn with(&self, name: &str, value: &str) -> Env {
+        let mut vars = self.vars.clone();
+        vars.insert(name.to_owned(), value.to_owned());
+        Env { vars }
+    }
+
     /// The value of `name`, unless unset or empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
@@ -110,6 +118,14 @@ mod tests {
             (Ok(Some(true)), Ok(Some(false)), Ok(None))
         );
         assert_eq!(env.flag("C").unwrap_err().to_string(), "C: expected true or false, got \"2\"");
+    }
+
+    #[test]
+    fn with_sets_one_variable_and_leaves_the_original() {
+        let env = Env::from_pairs([("A", "1")]);
+        let more = env.with("B", "2").with("A", "3");
+        assert_eq!((more.get("A"), more.get("B")), (Some("3"), Some("2")));
+        assert_eq!((env.get("A"), env.get("B")), (Some("1"), None));
     }
 
     #[test]

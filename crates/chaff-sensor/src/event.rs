@@ -178,6 +178,12 @@ impl Fields {
         self
     }
 
+    /// These fields, then `other`'s (a key in both keeps its place and takes `other`'s value).
+    pub fn merge(mut self, other: Fields) -> Self {
+        self.0.extend(other.0);
+        self
+    }
+
     pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
         self.0.get(key)
     }

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use chaff_sensor::emulators::Emulator;
@@ -12,22 +12,7 @@ use chaff_sensor::{Env, Port, Transport};
 use serde_json::Value;
 
 mod support;
-use support::{events, kinds, serve, wait_for, wait_for_kind};
-
-/// Runs a client program with a time limit and no input.
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg("20")
-        .arg(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use support::{events, kinds, run, serve, stdout, wait_for, wait_for_kind};
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

@@ -141,7 +141,7 @@ fn pop3_curl_failed_login_is_recorded_with_exact_credentials() {
 
 #[test]
 fn pop3_curl_lists_and_retrieves_with_a_configured_account() {
-    let env = [("NODE_NAME", "mail-02"), ("POP3_USERS", "alice:Tr0ub4dor&3")];
+    let env = [("NODE_NAME", "mail-02"), ("IMAP_USERS", "alice:Tr0ub4dor&3")];
     let (addr, log) = serve("pop3", 110, &env);
     let listing = curl(&format!("pop3://{addr}/"), "alice:Tr0ub4dor&3", &[]);
     assert!(listing.status.success(), "{}", text(&listing));
@@ -450,6 +450,7 @@ fn invalid_configuration_is_refused_naming_the_variable() {
         ("pop3", 110, "POP3_DISTRO", "gentoo"),
         ("imap", 993, "IMAP_DISTRO", "solaris"),
         ("imap", 143, "IMAP_USERS", "no-colon"),
+        ("pop3", 995, "IMAP_USERS", "no-colon"),
     ] {
         let env = Env::from_pairs([(var, value)]);
         let Err(error) = Emulator::for_port(slug, Port { number: port, transport: Transport::Tcp }, &env)

@@ -8,6 +8,7 @@
 //! [`crate::listener`].
 
 pub mod ber;
+pub mod conpot;
 pub mod dns;
 pub mod docker_api;
 pub mod elasticsearch;
@@ -16,6 +17,7 @@ pub mod ftp;
 pub mod generic;
 pub mod http;
 pub mod k8s;
+pub mod llmnr;
 pub mod mailbox;
 pub mod mssql;
 pub mod mysql;
@@ -25,6 +27,7 @@ pub mod rdp;
 pub mod redis;
 pub mod shell;
 pub mod smb;
+pub mod sip;
 pub mod smtp;
 pub mod snmp;
 pub mod spnego;
@@ -92,6 +95,13 @@ pub enum Emulator {
     Rdp(rdp::Rdp),
     /// A VNC server (`vnc`, 5900).
     Vnc(vnc::Vnc),
+    /// Asterisk (`sip`, 5060/udp and 5060/tcp).
+    Sip(sip::Sip),
+    /// The LLMNR and mDNS detector (`llmnr`, 5355/udp and 5353/udp).
+    Llmnr(llmnr::Llmnr),
+    /// The PLC's Modbus TCP server (`conpot`, 502); its 161/udp and 80/tcp are `Snmp` and
+    /// `Http` with the PLC's persona.
+    Modbus(conpot::modbus::Modbus),
 }
 
 impl Emulator {
@@ -142,6 +152,16 @@ impl Emulator {
             ("smb", Transport::Tcp, 139) => Emulator::Smb(smb::Smb::from_env(env, smb::Framing::NetBios)?),
             ("rdp", Transport::Tcp, 3389) => Emulator::Rdp(rdp::Rdp::from_env(env)?),
             ("vnc", Transport::Tcp, 5900) => Emulator::Vnc(vnc::Vnc::from_env(env)?),
+            ("sip", _, 5060) => Emulator::Sip(sip::Sip::from_env(env)?),
+            ("llmnr", Transport::Udp, 5355) => {
+                Emulator::Llmnr(llmnr::Llmnr::from_env(env, llmnr::Protocol::Llmnr)?)
+            }
+            ("llmnr", Transport::Udp, 5353) => {
+                Emulator::Llmnr(llmnr::Llmnr::from_env(env, llmnr::Protocol::Mdns)?)
+            }
+            ("conpot", Transport::Tcp, 502) => Emulator::Modbus(conpot::modbus(env)?),
+            ("conpot", Transport::Udp, 161) => Emulator::Snmp(conpot::snmp(env)?),
+            ("conpot", Transport::Tcp, 80) => Emulator::Http(conpot::http(env)?),
             _ => Emulator::Generic,
         })
     }
@@ -153,8 +173,12 @@ impl Emulator {
             | Emulator::Http(_)
             | Emulator::Elasticsearch(_)
             | Emulator::DockerApi(_)
-            | Emulator::K8s(_) => TcpLimits::default(),
-            Emulator::Dns(_) | Emulator::Snmp(_) | Emulator::Tftp(_) => TcpLimits::default(),
+            | Emulator::K8s(_)
+            | Emulator::Sip(_)
+            | Emulator::Modbus(_) => TcpLimits::default(),
+            Emulator::Dns(_) | Emulator::Snmp(_) | Emulator::Tftp(_) | Emulator::Llmnr(_) => {
+                TcpLimits::default()
+            }
             Emulator::Ftp(_) => ftp::LIMITS,
             Emulator::Smtp(_) => smtp::LIMITS,
             Emulator::Mssql(_) => mssql::LIMITS,
@@ -172,7 +196,9 @@ impl Emulator {
     /// Serves one TCP connection until it ends, and says why it ended.
     pub async fn serve(&self, stream: Stream, session: &Session) -> io::Result<EndReason> {
         match self {
-            Emulator::Generic | Emulator::Snmp(_) | Emulator::Tftp(_) => generic::serve(stream).await,
+            Emulator::Generic | Emulator::Snmp(_) | Emulator::Tftp(_) | Emulator::Llmnr(_) => {
+                generic::serve(stream).await
+            }
             Emulator::Dns(dns) => dns.serve(stream, session).await,
             Emulator::Ftp(ftp) => ftp.serve(stream, session).await,
             Emulator::Http(http) => http.serve(stream, session).await,
@@ -191,6 +217,8 @@ impl Emulator {
             Emulator::Smb(smb) => smb.serve(stream, session).await,
             Emulator::Rdp(rdp) => rdp.serve(stream, session).await,
             Emulator::Vnc(vnc) => vnc.serve(stream, session).await,
+            Emulator::Sip(sip) => sip.serve(stream, session).await,
+            Emulator::Modbus(modbus) => modbus.serve(stream, session).await,
         }
     }
 
@@ -200,6 +228,8 @@ impl Emulator {
             Emulator::Dns(dns) => dns.answer(datagram, peer, recorder),
             Emulator::Snmp(snmp) => snmp.answer(datagram, peer, recorder),
             Emulator::Tftp(tftp) => tftp.answer(datagram, peer, recorder),
+            Emulator::Sip(sip) => sip.answer(datagram, peer, recorder),
+            Emulator::Llmnr(llmnr) => llmnr.answer(datagram, peer, recorder),
             Emulator::Generic
             | Emulator::Ftp(_)
             | Emulator::Http(_)
@@ -217,7 +247,8 @@ impl Emulator {
             | Emulator::K8s(_)
             | Emulator::Smb(_)
             | Emulator::Rdp(_)
-            | Emulator::Vnc(_) => None,
+            | Emulator::Vnc(_)
+            | Emulator::Modbus(_) => None,
         }
     }
 }

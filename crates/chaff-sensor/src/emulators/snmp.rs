@@ -7,8 +7,9 @@
 //! says nothing). SNMPv3 messages are recorded (version only) and not answered.
 //!
 //! The system group follows the decky's persona: `SNMP_ARCHETYPE` `printer` is an HP
-//! JetDirect, `router` / `switch` a Cisco IOS device, `SNMP_OS_FAMILY` `windows` a Windows
-//! Server, anything else Net-SNMP on Linux with a kernel that fits `SNMP_DISTRO`. sysName is
+//! JetDirect, `router` / `switch` a Cisco IOS device, `industrial-control` a Siemens S7-200
+//! PLC (as conpot's agent), `SNMP_OS_FAMILY` `windows` a Windows Server, anything else
+//! Net-SNMP on Linux with a kernel that fits `SNMP_DISTRO`. sysName is
 //! the decky; sysUpTime starts at a value stable per decky and runs from the sensor's start.
 
 use std::net::SocketAddr;
@@ -268,6 +269,12 @@ fn persona(decky: &str, archetype: Option<&str>, os_family: &str, distro: &str) 
                 rng.u8(0..=9)
             ),
             object_id: vec![1, 3, 6, 1, 4, 1, 11, 2, 3, 9, 1],
+            services: 72,
+        },
+        // Conpot's default template: a Siemens S7-200 PLC, under Siemens' enterprise number.
+        (Some("industrial-control"), _) => Persona {
+            descr: "Siemens, SIMATIC, S7-200".to_owned(),
+            object_id: vec![1, 3, 6, 1, 4, 1, 4329, 20, 1, 1, 1],
             services: 72,
         },
         (Some("router" | "switch"), _) => Persona {

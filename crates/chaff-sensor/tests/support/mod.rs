@@ -54,6 +54,38 @@ pub fn serve(slug: &str, port: u16, env: &[(&str, &str)]) -> (SocketAddr, Memory
     serve_emulator(emulator, limits, env.decky(), slug)
 }
 
+/// Serves the emulator of catalogue port `port`/udp of service `slug`, configured by `env`,
+/// on a free loopback port.
+pub fn serve_udp_service(slug: &str, port: u16, env: &[(&str, &str)]) -> (SocketAddr, MemoryLog) {
+    let env = Env::from_pairs(env.iter().copied());
+    let emulator = Emulator::for_port(slug, Port { number: port, transport: Transport::Udp }, &env)
+        .unwrap_or_else(|e| panic!("{slug}/{port}: {e}"));
+    serve_udp(emulator, env.decky(), slug)
+}
+
+/// Runs a client program with no input, for at most 20 seconds.
+pub fn run(program: &str, args: &[&str]) -> Output {
+    Command::new("timeout")
+        .arg("20")
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `dig @127.0.0.1 -p <port of addr> <args>`, one try of at most 5 s; its output.
+pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
+    let port = addr.port().to_string();
+    let mut all = vec!["@127.0.0.1", "-p", &port, "+tries=1", "+time=5"];
+    all.extend_from_slice(args);
+    stdout(&run("dig", &all))
+}
+
 /// Serves `emulator` over UDP on a free loopback port.
 pub fn serve_udp(emulator: Emulator, decky: &str, slug: &str) -> (SocketAddr, MemoryLog) {
     let (recorder, log) = Recorder::memory(decky, slug);
@@ -101,17 +133,33 @@ pub fn kinds(events: &[Value]) -> Vec<&str> {
 /// process environment, for `seconds`, events on stdout: for probing by hand with
 /// `nmap -sV` (the ignored `serve_*` tests).
 pub fn serve_on_real_ports(services: &[(&str, u16)], seconds: u64) {
+    let ports: Vec<(&str, Port)> =
+        services.iter().map(|&(slug, number)| (slug, Port { number, transport: Transport::Tcp })).collect();
+    serve_on_real_ports_of(&ports, seconds);
+}
+
+/// [`serve_on_real_ports`] for ports of either transport.
+pub fn serve_on_real_ports_of(services: &[(&str, Port)], seconds: u64) {
     let env = Env::from_process();
     let _guard = runtime().enter();
-    for &(slug, number) in services {
-        let port = Port { number, transport: Transport::Tcp };
+    for &(slug, port) in services {
         let emulator = Emulator::for_port(slug, port, &env).unwrap_or_else(|e| panic!("{slug}: {e}"));
-        let limits = emulator.limits();
-        let listener = TcpListener::bind(("127.0.0.1", number)).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         let recorder = Arc::new(Recorder::stdout(env.decky(), slug));
-        runtime().spawn(listener::serve_tcp(listener, Arc::new(emulator), limits, recorder));
+        match port.transport {
+            Transport::Tcp => {
+                let limits = emulator.limits();
+                let listener = TcpListener::bind(("127.0.0.1", port.number)).unwrap();
+                listener.set_nonblocking(true).unwrap();
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                runtime().spawn(listener::serve_tcp(listener, Arc::new(emulator), limits, recorder));
+            }
+            Transport::Udp => {
+                let socket = UdpSocket::bind(("127.0.0.1", port.number)).unwrap();
+                socket.set_nonblocking(true).unwrap();
+                let socket = tokio::net::UdpSocket::from_std(socket).unwrap();
+                runtime().spawn(listener::serve_udp(socket, Arc::new(emulator), recorder));
+            }
+        }
     }
     std::thread::sleep(Duration::from_secs(seconds));
 }
