@@ -8,7 +8,6 @@ use chaff_app::docker_health::DockerHealth;
 use chaff_app::views::{Catalogue, Plugins, Preview, ServiceConfigView};
 use chaff_app::{App, EventFilter, UiError};
 use chaff_lifecycle::{Accepted, LifecycleRow, Status, Uuid};
-use chaff_state::StoredEvent;
 use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
@@ -145,7 +144,7 @@ async fn open_lifecycle(shell: Shell<'_>) -> Answer<Vec<LifecycleRow>> {
 }
 
 #[tauri::command(rename_all = "snake_case")]
-async fn attacker_events(shell: Shell<'_>, filter: EventFilter) -> Answer<Vec<StoredEvent>> {
+async fn attacker_events(shell: Shell<'_>, filter: EventFilter) -> Answer<Vec<Value>> {
     shell.events(filter).await
 }
 

@@ -48,12 +48,11 @@ export function deckyState(state) {
 
 /** The one-line summary of an attacker event for the feed. */
 export function eventSummary(event) {
-  const data = event.data ?? {};
   const who = event.src_ip ? `${event.src_ip}` : 'unknown source';
   const port = event.dst_port ? `:${event.dst_port}` : '';
   const detail = ['username', 'user', 'command', 'path', 'query', 'method']
-    .filter((key) => typeof data[key] === 'string' && data[key] !== '')
-    .map((key) => `${key}=${data[key]}`)
+    .filter((key) => typeof event[key] === 'string' && event[key] !== '')
+    .map((key) => `${key}=${event[key]}`)
     .join(' ');
   return `${who} → ${event.decky}${port} ${event.service} ${event.kind}${detail ? ' · ' + detail : ''}`;
 }

@@ -26,7 +26,7 @@ test('labels and tones', () => {
 test('event summary shows who, where and the interesting field', () => {
   const text = eventSummary({
     src_ip: '10.0.0.9', dst_port: 22, decky: 'web-1', service: 'ssh', kind: 'login',
-    data: { username: 'root', password: 'x' },
+    username: 'root', password: 'x',
   });
   assert.equal(text, '10.0.0.9 → web-1:22 ssh login · username=root');
 });

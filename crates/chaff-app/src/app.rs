@@ -1,5 +1,7 @@
 //! The commands of the desktop app over one started engine.
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use chaff_bus::Trigger;
 use chaff_docker::BollardDocker;
 use chaff_engine::data_dir::DataDir;
@@ -10,7 +12,7 @@ use chaff_lifecycle::{
     Accepted, ConfigChange, DeployRequest, Engine, EngineOptions, LifecycleRow, Recovered, Status,
     TeardownTarget, Uuid,
 };
-use chaff_state::{EventQuery, StoredEvent};
+use chaff_state::EventQuery;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::Value;
@@ -28,6 +30,9 @@ const TEXT_SEARCH_WINDOW: usize = 5_000;
 /// The desktop app's engine and the commands over it. Cheap to share behind an `Arc`.
 pub struct App {
     engine: Engine<BollardDocker>,
+    /// The fleet the last preview showed, by its request: deploying the same request deploys
+    /// exactly what was previewed (an import draws hostnames and distros at random).
+    previewed: Mutex<Option<(ImportRequest, Fleet)>>,
     data_dir: DataDir,
     refused_plugins: Vec<String>,
     recovered: Option<Recovered>,
@@ -57,6 +62,7 @@ impl App {
         })?;
         Ok(App {
             engine: started.engine,
+            previewed: Mutex::new(None),
             data_dir,
             refused_plugins: started.refused_plugins.iter().map(ToString::to_string).collect(),
             recovered: started.recovered,
@@ -94,26 +100,41 @@ impl App {
         fleet_name: String,
         replace: bool,
     ) -> Result<Preview, UiError> {
-        self.blocking(move |engine| {
-            let fleet = engine.import_ini(&text, &fleet_name, replace)?;
-            let yaml = render_fleet(&fleet, engine.plugins())
-                .and_then(|project| project.to_yaml())
-                .map_err(|e| UiError::invalid("config", e.to_string()))?;
-            Ok(Preview::of(&fleet, yaml))
-        })
-        .await
+        let request = ImportRequest { text, fleet_name, replace };
+        let imported = request.clone();
+        let (fleet, preview) = self
+            .blocking(move |engine| {
+                let fleet = engine.import_ini(&imported.text, &imported.fleet_name, imported.replace)?;
+                let yaml = render_fleet(&fleet, engine.plugins())
+                    .and_then(|project| project.to_yaml())
+                    .map_err(|e| UiError::invalid("config", e.to_string()))?;
+                let preview = Preview::of(&fleet, yaml);
+                Ok((fleet, preview))
+            })
+            .await?;
+        *lock(&self.previewed) = Some((request, fleet));
+        Ok(preview)
     }
 
-    /// Imports an INI text and deploys it (additive unless `replace`).
+    /// Deploys an INI text (additive unless `replace`): the fleet last previewed for the same
+    /// request, else a fresh import.
     pub async fn deploy_ini(
         &self,
         text: String,
         fleet_name: String,
         replace: bool,
     ) -> Result<Accepted, UiError> {
+        let request = ImportRequest { text, fleet_name, replace };
+        let previewed = match lock(&self.previewed).take() {
+            Some((seen, fleet)) if seen == request => Some(fleet),
+            _ => None,
+        };
         self.blocking(move |engine| {
-            let fleet = engine.import_ini(&text, &fleet_name, replace)?;
-            Ok(engine.deploy(DeployRequest { fleet, replace })?)
+            let fleet = match previewed {
+                Some(fleet) => fleet,
+                None => engine.import_ini(&request.text, &request.fleet_name, request.replace)?,
+            };
+            Ok(engine.deploy(DeployRequest { fleet, replace: request.replace })?)
         })
         .await
     }
@@ -242,8 +263,9 @@ impl App {
         }
     }
 
-    /// Attacker events matching `filter`, oldest first.
-    pub async fn events(&self, filter: EventFilter) -> Result<Vec<StoredEvent>, UiError> {
+    /// Attacker events matching `filter`, oldest first, each shaped as the live
+    /// `chaff:attacker-event` payload ([`chaff_lifecycle::events::event_json`]).
+    pub async fn events(&self, filter: EventFilter) -> Result<Vec<Value>, UiError> {
         self.blocking(move |engine| {
             let limit = filter.limit.unwrap_or(MAX_EVENTS_PER_QUERY).clamp(1, MAX_EVENTS_PER_QUERY);
             let needle =
@@ -263,7 +285,7 @@ impl App {
                 let excess = events.len().saturating_sub(limit);
                 events.drain(..excess);
             }
-            Ok(events)
+            Ok(events.iter().map(chaff_lifecycle::events::event_json).collect())
         })
         .await
     }
@@ -282,6 +304,19 @@ impl App {
             .await
             .map_err(|e| UiError::internal(format!("command panicked: {e}")))?
     }
+}
+
+/// What an import was asked to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ImportRequest {
+    text: String,
+    fleet_name: String,
+    replace: bool,
+}
+
+/// A poisoned lock only means a panic elsewhere mid-update of a plain cache.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The fleet holding `decky`, and `service`'s spec, which the decky must run.

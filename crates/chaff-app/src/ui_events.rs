@@ -2,7 +2,8 @@
 //!
 //! Every payload carries what the UI needs to update one place without asking again: the
 //! decky, and for lifecycle events the row's id, status, step and progress. `ts` is the
-//! engine's publication time (seconds), so the UI can tell how late an update arrives.
+//! engine's publication time (seconds), so the UI can tell how late an update arrives;
+//! an attacker event keeps its own `ts` (when the sensor saw it).
 
 use chaff_bus::Event;
 use chaff_bus::topics::{
@@ -70,7 +71,8 @@ pub fn from_bus(event: &Event) -> Option<UiEvent> {
     if let Some(decky) = decky {
         payload.entry("decky").or_insert_with(|| decky.into());
     }
-    payload.insert("ts".into(), event.ts.into());
+    // Attacker events keep the sensor's own time; the rest get the publication time.
+    payload.entry("ts").or_insert_with(|| event.ts.into());
     Some(UiEvent { name, payload: Value::Object(payload) })
 }
 

@@ -34,7 +34,7 @@ export function createEventsView(ctx) {
 
   function matches(event, f) {
     return (!f.decky || event.decky === f.decky) && (!f.service || event.service === f.service)
-      && (!f.kind || event.kind === f.kind) && (!f.text || String(event.raw ?? JSON.stringify(event)).toLowerCase().includes(f.text.toLowerCase()));
+      && (!f.kind || event.kind === f.kind) && (!f.text || JSON.stringify(event).toLowerCase().includes(f.text.toLowerCase()));
   }
 
   async function reload() {
@@ -62,7 +62,7 @@ export function createEventsView(ctx) {
   function show(event) {
     replace(detail, h('h3', {}, `${event.kind} on ${event.decky} (${event.service})`),
       h('p', { class: 'muted' }, `${dateTime(event.ts)} · from ${event.src_ip ?? 'unknown'} · event ${event.id}`),
-      h('pre', { class: 'code', id: 'event-json' }, JSON.stringify(event.data ?? event, null, 2)));
+      h('pre', { class: 'code', id: 'event-json' }, JSON.stringify(event, null, 2)));
   }
 
   return {
