@@ -3,28 +3,18 @@
 //! is installed, else `docker-compose config -q` (1.29 on Debian). Set `CHAFF_KEEP_COMPOSE=<dir>`
 //! to keep the rendered files there for inspection.
 
+mod builtin;
+
 use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
+use builtin::host;
 use chaff_engine::fastrand::Rng;
 use chaff_engine::ini::{ImportOptions, export_ini, import_ini};
 use chaff_engine::model::Fleet;
 use chaff_engine::render::{ComposeProject, render_fleet};
 use chaff_engine::{Catalogue, naming};
-use chaff_plugin_host::{HostOptions, Origin, PluginHost};
-
-fn host() -> &'static PluginHost {
-    static HOST: OnceLock<PluginHost> = OnceLock::new();
-    HOST.get_or_init(|| {
-        let mut host = PluginHost::new(HostOptions::default()).expect("plugin host");
-        for plugin in chaff_builtin_plugins::BUILTIN {
-            host.load(plugin.manifest, plugin.wasm, Origin::Builtin).expect("built-in plugin loads");
-        }
-        host
-    })
-}
 
 fn import(text: &str) -> Fleet {
     let catalogue = Catalogue::from_plugins(host());

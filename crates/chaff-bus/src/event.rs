@@ -120,6 +120,17 @@ pub struct LifecyclePayload {
     /// absent on plain status changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// How far the decky's steps are (`step` is number `done` of `total`); Chaff's addition,
+    /// present with the steps of a decky's plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+}
+
+/// Step `done` of `total` of one decky's plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub done: u32,
+    pub total: u32,
 }
 
 /// What caused a mutation (the original's `MutationTrigger`).
@@ -208,14 +219,20 @@ mod tests {
             status: "running".into(),
             error: None,
             step: None,
+            progress: None,
         };
         let event = Event::lifecycle("web-1", &ok, stamp()).unwrap();
         assert_eq!((event.topic.as_str(), event.kind.as_str()), ("decky.web-1.lifecycle", "lifecycle"));
         assert_eq!(keys(&event.payload), ["lifecycle_id", "operation", "status"]);
         assert_eq!(event.payload["lifecycle_id"], json!(id.to_string()));
-        let progress = LifecyclePayload { step: Some("create web-1".into()), ..ok.clone() };
+        let progress = LifecyclePayload {
+            step: Some("create web-1".into()),
+            progress: Some(Progress { done: 1, total: 2 }),
+            ..ok.clone()
+        };
         let event = Event::lifecycle("web-1", &progress, stamp()).unwrap();
-        assert_eq!(keys(&event.payload), ["lifecycle_id", "operation", "status", "step"]);
+        assert_eq!(keys(&event.payload), ["lifecycle_id", "operation", "status", "step", "progress"]);
+        assert_eq!(event.payload["progress"], json!({"done": 1, "total": 2}));
 
         let failed = LifecyclePayload { status: "failed".into(), error: Some("boom".into()), ..ok.clone() };
         let event = Event::lifecycle("web-1", &failed, stamp()).unwrap();
@@ -314,6 +331,7 @@ mod tests {
             status: "pending".into(),
             error: None,
             step: None,
+            progress: None,
         };
         assert!(Event::lifecycle("*", &lifecycle, stamp()).is_err());
     }

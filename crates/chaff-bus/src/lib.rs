@@ -17,7 +17,7 @@ pub mod topics;
 pub use bus::{Bus, DEFAULT_INBOX_CAPACITY, Received, Subscription, TryRecvError};
 pub use event::{
     ENVELOPE_VERSION, Event, KIND_LIFECYCLE, KIND_LIVE_SERVICE, KIND_MUTATION, LifecyclePayload,
-    MutationPayload, ServiceConfigChangedPayload, ServiceSetPayload, Stamp, Trigger,
+    MutationPayload, Progress, ServiceConfigChangedPayload, ServiceSetPayload, Stamp, Trigger,
 };
 pub use pattern::{Pattern, PatternError};
 pub use topics::{SegmentProblem, TopicError};

@@ -11,15 +11,15 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chaff_bus::{Bus, Trigger};
+use chaff_bus::Trigger;
 use chaff_docker::BollardDocker;
 use chaff_engine::data_dir::DataDir;
 use chaff_lifecycle::lease::RunnerLease;
+use chaff_lifecycle::local::StartError;
 use chaff_lifecycle::{
     Accepted, ConfigChange, DeckyState, DeployRequest, Engine, EngineOptions, ErrorCode, LifecycleRow,
     LifecycleStatus, OpError, TeardownTarget, Uuid,
 };
-use chaff_state::Store;
 use clap::{Args, Subcommand};
 use indexmap::IndexMap;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -178,32 +178,15 @@ pub fn run_attached(
 }
 
 async fn start(data_dir: &DataDir) -> Result<(Engine<BollardDocker>, RunnerLease), CliError> {
-    data_dir.ensure()?;
-    let mut lease = RunnerLease::acquire(&data_dir.runner_lock())
-        .map_err(|e| CliError::Io(format!("cannot lock {}: {e}", data_dir.runner_lock().display())))?;
-    let now = chaff_state::Timestamp::from_system_time(std::time::SystemTime::now());
-    let store = Store::open(data_dir.state_db(), now)
-        .map_err(|e| CliError::Io(format!("cannot open {}: {e}", data_dir.state_db().display())))?;
-    let plugins = chaff_engine::plugins::open_plugins(data_dir)?.host;
-    let engine = Engine::new(
-        store,
-        plugins,
-        BollardDocker::from_env(),
-        Bus::new(),
-        tokio::runtime::Handle::current(),
-        EngineOptions::default(),
-    );
-    if lease.is_sole() {
-        match engine.recover().await {
-            Ok(recovered) => report_recovered(&recovered.failed, &recovered.succeeded),
-            Err(error) => tracing::warn!(%error, "start-up recovery failed"),
-        }
-        if let Err(error) = engine.reap().await {
-            tracing::debug!(%error, "reaper skipped");
-        }
+    let started =
+        chaff_lifecycle::local::start(data_dir, EngineOptions::default()).await.map_err(|e| match e {
+            StartError::Plugins(e) => CliError::from(e),
+            other => CliError::Io(other.to_string()),
+        })?;
+    if let Some(recovered) = &started.recovered {
+        report_recovered(&recovered.failed, &recovered.succeeded);
     }
-    lease.share().map_err(|e| CliError::Io(format!("cannot share the runner lock: {e}")))?;
-    Ok((engine, lease))
+    Ok((started.engine, started.lease))
 }
 
 fn report_recovered(failed: &[LifecycleRow], succeeded: &[LifecycleRow]) {

@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use chaff_engine::data_dir::DataDir;
-use chaff_plugin_host::{Origin, PluginState, PluginStatus, TrustStore, sha256_hex};
+use chaff_engine::plugins::TrustInstalledError;
+use chaff_plugin_host::{Origin, PluginState, PluginStatus, TrustError};
 use clap::Subcommand;
 
 use crate::catalogue::print_json;
@@ -97,15 +98,11 @@ fn inspect(data_dir: &DataDir, id: &str, json: bool) -> Result<(), CliError> {
 }
 
 fn trust(data_dir: &DataDir, id: &str) -> Result<(), CliError> {
-    let dir = data_dir.plugins().join(id);
-    let wasm_path = dir.join(chaff_plugin_host::host::COMPONENT_FILE);
-    let wasm = std::fs::read(&wasm_path).map_err(|e| {
-        CliError::NotFound(format!("no installed plugin '{id}': cannot read {}: {e}", wasm_path.display()))
+    let sha256 = chaff_engine::plugins::trust_installed(data_dir, id).map_err(|e| match e {
+        TrustInstalledError::NotInstalled { .. } => CliError::NotFound(e.to_string()),
+        TrustInstalledError::Trust(TrustError::Invalid { .. }) => CliError::InvalidInput(e.to_string()),
+        TrustInstalledError::Trust(other) => CliError::Io(other.to_string()),
     })?;
-    let sha256 = sha256_hex(&wasm);
-    let mut store = TrustStore::load(&data_dir.trust_file()).map_err(|e| CliError::Io(e.to_string()))?;
-    store.trust(id, &sha256).map_err(|e| CliError::InvalidInput(e.to_string()))?;
-    store.save().map_err(|e| CliError::Io(e.to_string()))?;
     // Load it now so the user learns at once whether the trusted plugin is actually usable.
     let host = chaff_engine::plugins::open_plugins(data_dir)?.host;
     match host.plugin(id).map(|p| p.state) {
@@ -121,13 +118,14 @@ fn trust(data_dir: &DataDir, id: &str) -> Result<(), CliError> {
 }
 
 fn untrust(data_dir: &DataDir, id: &str) -> Result<(), CliError> {
-    let mut store = TrustStore::load(&data_dir.trust_file()).map_err(|e| CliError::Io(e.to_string()))?;
-    if !store.revoke(id) {
-        return Err(CliError::NotFound(format!("plugin '{id}' is not trusted")));
+    match chaff_engine::plugins::untrust(data_dir, id) {
+        Ok(true) => {
+            println!("{id} is no longer trusted; it will not load");
+            Ok(())
+        }
+        Ok(false) => Err(CliError::NotFound(format!("plugin '{id}' is not trusted"))),
+        Err(error) => Err(CliError::Io(error.to_string())),
     }
-    store.save().map_err(|e| CliError::Io(e.to_string()))?;
-    println!("{id} is no longer trusted; it will not load");
-    Ok(())
 }
 
 fn kind(p: &PluginStatus) -> String {

@@ -2,7 +2,9 @@
 //! third-party plugins installed in the data directory (only those the user trusts), with
 //! compiled components cached on disk between runs.
 
-use chaff_plugin_host::{HostError, HostOptions, LoadError, Origin, PluginHost, TrustError, TrustStore};
+use chaff_plugin_host::{
+    HostError, HostOptions, LoadError, Origin, PluginHost, TrustError, TrustStore, sha256_hex,
+};
 
 use crate::data_dir::{DataDir, DataDirError};
 
@@ -40,4 +42,39 @@ pub fn open_plugins(data_dir: &DataDir) -> Result<LoadedPlugins, OpenPluginsErro
         tracing::warn!(%error, "third-party plugin not loaded");
     }
     Ok(LoadedPlugins { host, refused })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrustInstalledError {
+    #[error("no installed plugin '{id}': cannot read {path}: {source}")]
+    NotInstalled { id: String, path: String, source: std::io::Error },
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+}
+
+/// Trusts the exact build of installed plugin `id` now on disk; returns its sha256. It loads
+/// from the next [`open_plugins`] on (a new build must be trusted again).
+pub fn trust_installed(data_dir: &DataDir, id: &str) -> Result<String, TrustInstalledError> {
+    let path = data_dir.plugins().join(id).join(chaff_plugin_host::host::COMPONENT_FILE);
+    let wasm = std::fs::read(&path).map_err(|source| TrustInstalledError::NotInstalled {
+        id: id.to_owned(),
+        path: path.display().to_string(),
+        source,
+    })?;
+    let sha256 = sha256_hex(&wasm);
+    let mut store = TrustStore::load(&data_dir.trust_file())?;
+    store.trust(id, &sha256)?;
+    store.save()?;
+    Ok(sha256)
+}
+
+/// Stops trusting plugin `id`; `false` when it was not trusted. It no longer loads from the
+/// next [`open_plugins`] on.
+pub fn untrust(data_dir: &DataDir, id: &str) -> Result<bool, TrustError> {
+    let mut store = TrustStore::load(&data_dir.trust_file())?;
+    if !store.revoke(id) {
+        return Ok(false);
+    }
+    store.save()?;
+    Ok(true)
 }

@@ -154,6 +154,11 @@ impl<D: DockerApi> Engine<D> {
         self.inner.background.wait().await;
     }
 
+    /// Resolves once [`Engine::shutdown`] has begun: long-lived work of the embedder ends then.
+    pub async fn stopped(&self) {
+        self.inner.shutdown.cancelled().await;
+    }
+
     /// Waits until every job spawned so far has finished (tests and the CLI's `--wait`).
     pub async fn idle(&self) {
         loop {

@@ -24,6 +24,7 @@ mod error;
 pub mod events;
 mod fleet_record;
 pub mod lease;
+pub mod local;
 mod operations;
 mod recovery;
 mod runner;

@@ -278,6 +278,11 @@ impl<D: DockerApi> Engine<D> {
         self.inner.with_store(|s| Ok(s.lifecycle_rows(ids)?))
     }
 
+    /// Every row still `pending` or `running`, oldest first: what a reloaded UI follows.
+    pub fn open_lifecycle(&self) -> Result<Vec<LifecycleRow>, OpError> {
+        self.inner.with_store(|s| Ok(s.open_lifecycle_rows()?))
+    }
+
     /// Names of the stored fleets.
     pub fn fleet_names(&self) -> Result<Vec<String>, OpError> {
         self.inner.with_store(|s| Ok(s.fleet_names()?))
@@ -324,8 +329,19 @@ impl<D: DockerApi> Engine<D> {
 }
 
 /// An INI refusal, naming the field at fault (`log_target`) or else the config as a whole.
+/// An INI refusal names the key at fault (`net`, `amount`, ...) so a form can mark it, or
+/// `config` when it is about the text as a whole.
 fn ini_error(error: chaff_engine::IniError) -> OpError {
-    OpError::invalid(Some(error.field.unwrap_or("config")), error.to_string())
+    let field = error.field.map(str::to_owned).or_else(|| ini_key(&error.message));
+    OpError::invalid(Some(field.as_deref().unwrap_or("config")), error.to_string())
+}
+
+/// The key an INI message is about: messages about one key read `[section] key=...`.
+fn ini_key(message: &str) -> Option<String> {
+    let (_, rest) = message.strip_prefix('[')?.split_once("] ")?;
+    let (key, _) = rest.split_once('=')?;
+    let is_key = !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '-');
+    is_key.then(|| key.replace('-', "_"))
 }
 
 /// A fleet that breaks the model's invariants, naming `log_target` when that is the fault.
@@ -502,5 +518,22 @@ fn service_set(decky: &str, service: &str, services: Vec<String>) -> ServiceSetP
         service_name: service.to_owned(),
         topology_id: None,
         services,
+    }
+}
+
+#[cfg(test)]
+mod ini_key_tests {
+    use super::ini_key;
+
+    #[test]
+    fn names_the_key_a_message_is_about() {
+        assert_eq!(
+            ini_key("[general] net= must be an IPv4 subnet like 192.168.1.0/24, got 'x'").as_deref(),
+            Some("net")
+        );
+        assert_eq!(ini_key("[web] amount=101 exceeds maximum allowed (100).").as_deref(), Some("amount"));
+        assert_eq!(ini_key("[web] nmap-os=plan9: unknown").as_deref(), Some("nmap_os"));
+        assert_eq!(ini_key("Invalid INI format: no sections found"), None);
+        assert_eq!(ini_key("[web] Unknown service 'gopher'"), None);
     }
 }

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use chaff_bus::{Event, LifecyclePayload, TopicError};
+use chaff_bus::{Event, LifecyclePayload, Progress, TopicError};
 use chaff_docker::images::ensure_images;
 use chaff_docker::{DockerApi, DockerError, container_request, network_request};
 use chaff_engine::naming::labels;
@@ -76,13 +76,14 @@ impl Job {
 }
 
 /// Publishes `row`'s state (and the step it is on) as `decky.<name>.lifecycle`.
-pub(crate) fn publish_row<D>(inner: &Inner<D>, row: &LifecycleRow, step: Option<&str>) {
+pub(crate) fn publish_row<D>(inner: &Inner<D>, row: &LifecycleRow, step: Option<(&str, Option<Progress>)>) {
     let payload = LifecyclePayload {
         lifecycle_id: row.id,
         operation: row.operation.as_str().to_owned(),
         status: row.status.as_str().to_owned(),
         error: row.error.clone(),
-        step: step.map(str::to_owned),
+        step: step.map(|(text, _)| text.to_owned()),
+        progress: step.and_then(|(_, progress)| progress),
     };
     inner.publish(Event::lifecycle(&row.decky, &payload, inner.stamp()));
 }
@@ -200,17 +201,23 @@ async fn update<D: DockerApi>(inner: &Arc<Inner<D>>, id: Uuid, change: StatusCha
     let updated =
         blocking(inner, move |inner| lock(&inner.store).transition(id, change, inner.timestamp())).await;
     match updated {
-        Ok(row) => publish_row(inner, &row, step),
+        Ok(row) => publish_row(inner, &row, step.map(|text| (text, None))),
         Err(error) => tracing::error!(%id, %error, "lifecycle row not updated"),
     }
 }
 
-async fn record_step<D: DockerApi>(inner: &Arc<Inner<D>>, id: Uuid, step: String) {
+/// Records `step` on row `id` and publishes it, with how far the decky's plan is when known.
+async fn record_step<D: DockerApi>(
+    inner: &Arc<Inner<D>>,
+    id: Uuid,
+    step: String,
+    progress: Option<Progress>,
+) {
     let shown = step.clone();
     let updated =
         blocking(inner, move |inner| lock(&inner.store).record_step(id, &step, inner.timestamp())).await;
     match updated {
-        Ok(row) => publish_row(inner, &row, Some(&shown)),
+        Ok(row) => publish_row(inner, &row, Some((&shown, progress))),
         Err(error) => tracing::warn!(%id, %error, "step not recorded"),
     }
 }
@@ -303,7 +310,7 @@ async fn execute<D: DockerApi>(
     inner.docker.ping().await.map_err(|e| e.to_string())?;
     if let Some(first) = &job.remove_first {
         for id in rows.values() {
-            record_step(inner, *id, format!("remove {}", first.container)).await;
+            record_step(inner, *id, format!("remove {}", first.container), None).await;
         }
         if let Some(origin) =
             events::sources_by_name(inner).await.ok().and_then(|mut s| s.remove(&first.container))
@@ -323,7 +330,7 @@ async fn execute<D: DockerApi>(
     let images = images_to_create(&plan, &target.desired);
     if !images.is_empty() {
         for id in rows.values() {
-            record_step(inner, *id, "check images".to_owned()).await;
+            record_step(inner, *id, "check images".to_owned(), None).await;
         }
         ensure_images(&inner.docker, images.iter().map(String::as_str)).await.map_err(|e| e.to_string())?;
     }
@@ -408,12 +415,13 @@ struct Executor<'a, D> {
 impl<D: DockerApi> Executor<'_, D> {
     /// One owner's steps in order, each recorded on `row`; stops at the first failure.
     async fn run_group(&self, steps: &[Step], row: Option<Uuid>) -> Result<(), String> {
-        for step in steps {
+        let total = u32::try_from(steps.len()).unwrap_or(u32::MAX);
+        for (done, step) in (1..).zip(steps) {
             if self.cancel.is_cancelled() {
                 return Err(format!("cancelled before: {step}"));
             }
             if let Some(id) = row {
-                record_step(self.inner, id, step.to_string()).await;
+                record_step(self.inner, id, step.to_string(), Some(Progress { done, total })).await;
             }
             self.run(step).await.map_err(|e| format!("{step}: {e}"))?;
         }

@@ -25,6 +25,14 @@ impl Env {
         Env { vars: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() }
     }
 
+    /// This environment with `name` set to `value`: how an emulator reused by another service
+    /// (conpot's SNMP agent and web server) is given that service's persona.
+    pub fn with(&self, name: &str, value: &str) -> Env {
+        let mut vars = self.vars.clone();
+        vars.insert(name.to_owned(), value.to_owned());
+        Env { vars }
+    }
+
     /// The value of `name`, unless unset or empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
@@ -42,14 +50,14 @@ impl Env {
             .transpose()
     }
 
-    /// `name` as a flag: `1`/`0`, `true`/`false`, `yes`/`no` or `on`/`off`, in any case;
-    /// unset is `None`, anything else an error naming the variable.
+    /// `name` as a flag: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`, in any case and
+    /// with surrounding blanks; unset is `None`, anything else an error naming the variable.
     pub fn flag(&self, name: &str) -> Result<Option<bool>, ConfigError> {
         self.get(name)
             .map(|value| match value.trim().to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" | "on" => Ok(true),
                 "0" | "false" | "no" | "off" => Ok(false),
-                _ => Err(ConfigError::new(name, format!("expected 0 or 1, got {value:?}"))),
+                _ => Err(ConfigError::new(name, format!("expected true or false, got {value:?}"))),
             })
             .transpose()
     }
@@ -127,12 +135,18 @@ mod tests {
     }
 
     #[test]
-    fn flags_and_accounts() {
-        let env = Env::from_pairs([("A", "Yes"), ("B", "off"), ("C", "maybe"), ("U", "bob:pw:x, eve:")]);
-        assert_eq!(env.flag("A").unwrap(), Some(true));
-        assert_eq!(env.flag("B").unwrap(), Some(false));
-        assert_eq!(env.flag("UNSET").unwrap(), None);
-        assert_eq!(env.flag("C").unwrap_err().var, "C");
+    fn flags_take_the_usual_spellings() {
+        let env = Env::from_pairs([("A", "TRUE"), ("B", "off"), ("C", "2"), ("D", " Yes ")]);
+        assert_eq!(
+            (env.flag("A"), env.flag("B"), env.flag("D"), env.flag("UNSET")),
+            (Ok(Some(true)), Ok(Some(false)), Ok(Some(true)), Ok(None))
+        );
+        assert_eq!(env.flag("C").unwrap_err().to_string(), "C: expected true or false, got \"2\"");
+    }
+
+    #[test]
+    fn accounts_are_user_colon_password_pairs() {
+        let env = Env::from_pairs([("U", "bob:pw:x, eve:")]);
         assert_eq!(
             env.accounts("U", "").unwrap(),
             [("bob".to_owned(), "pw:x".to_owned()), ("eve".to_owned(), String::new())]
@@ -141,6 +155,14 @@ mod tests {
         for bad in ["nocolon", ":pw"] {
             assert_eq!(Env::from_pairs([("U", bad)]).accounts("U", "").unwrap_err().var, "U");
         }
+    }
+
+    #[test]
+    fn with_sets_one_variable_and_leaves_the_original() {
+        let env = Env::from_pairs([("A", "1")]);
+        let more = env.with("B", "2").with("A", "3");
+        assert_eq!((more.get("A"), more.get("B")), (Some("3"), Some("2")));
+        assert_eq!((env.get("A"), env.get("B")), (Some("1"), None));
     }
 
     #[test]

@@ -178,12 +178,19 @@ impl Fields {
         self
     }
 
+    /// These fields, then `other`'s (a key in both keeps its place and takes `other`'s value).
+    pub fn merge(mut self, other: Fields) -> Self {
+        self.0.extend(other.0);
+        self
+    }
+
     pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
         self.0.get(key)
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// `bytes` in lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         let _ = write!(out, "{b:02x}");

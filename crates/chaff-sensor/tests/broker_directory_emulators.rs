@@ -3,20 +3,18 @@
 //! under Debian's `/usr/bin/python3`; and raw sockets sending what no client would.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::process::Output;
-use std::time::Duration;
 
 use chaff_sensor::recorder::MemoryLog;
 use serde_json::Value;
 
 mod support;
-use support::{events_of, kinds, run_client as run, serve, stderr, stdout, wait_for, wait_for_kind};
+use support::{connect, events_of, kinds, run, run_client, serve, stderr, stdout, wait_for, wait_for_kind};
 
 /// Sends `bytes` on a fresh connection, then reads until the server closes (at most 10 s).
 fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut stream = connect(addr);
     // The server may have hung up already: what it answered is what counts.
     let _ = stream.write_all(bytes);
     let _ = stream.shutdown(Shutdown::Write);
@@ -39,7 +37,7 @@ fn mosquitto(program: &str, addr: SocketAddr, args: &[&str]) -> Output {
     let port = addr.port().to_string();
     let mut all = vec!["-h", "127.0.0.1", "-p", &port];
     all.extend_from_slice(args);
-    run(program, &all, &[])
+    run(program, &all)
 }
 
 #[test]
@@ -90,8 +88,7 @@ fn qos2_publishes_complete_and_a_client_receives_its_own_publishes() {
 
     // Nothing is shared between connections, but a client's subscriptions see its own
     // publishes.
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut stream = connect(addr);
     let connect = b"\x10\x0e\x00\x04MQTT\x04\x02\x00\x3c\x00\x02me";
     let subscribe = b"\x82\x09\x00\x01\x00\x04own/\x00";
     let publish = b"\x30\x08\x00\x04own/hi";
@@ -141,8 +138,7 @@ fn mqtt_survives_garbage_and_truncated_packets() {
 #[test]
 fn nmap_mqtt_probe_gets_a_connack() {
     let (addr, _log) = serve("mqtt", 1883, &[]);
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut stream = connect(addr);
     stream.write_all(b"\x10\x10\x00\x04MQTT\x04\x02\x00\x1e\x00\x04nmap").unwrap();
     let mut reply = [0u8; 4];
     stream.read_exact(&mut reply).unwrap();
@@ -155,7 +151,7 @@ fn nmap_mqtt_probe_gets_a_connack() {
 fn ldap_tool(program: &str, url: &str, args: &[&str]) -> Output {
     let mut all = vec!["-H", url];
     all.extend_from_slice(args);
-    run(program, &all, &[("LDAPTLS_REQCERT", "never")])
+    run_client(program, &all, &[("LDAPTLS_REQCERT", "never")], 20)
 }
 
 fn ldap_url(scheme: &str, addr: SocketAddr) -> String {
@@ -300,7 +296,7 @@ except pymongo.errors.OperationFailure as e:
 
 fn pymongo(addr: SocketAddr, mechanism: &str) -> Output {
     let port = addr.port().to_string();
-    run("/usr/bin/python3", &["-c", PYMONGO_CLIENT, &port, mechanism], &[])
+    run("/usr/bin/python3", &["-c", PYMONGO_CLIENT, &port, mechanism])
 }
 
 #[test]
@@ -362,8 +358,7 @@ fn legacy_op_query_is_served_until_5_1() {
     let server_status = b"\x1b\0\0\0\x01serverStatus\0\0\0\0\0\0\0\xf0\x3f\0";
     let stream_for = |version: &str| {
         let (addr, _log) = serve("mongodb", 27017, &[("MONGO_VERSION", version)]);
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut stream = connect(addr);
         stream.write_all(&op_query(server_status)).unwrap();
         let mut length = [0u8; 4];
         stream.read_exact(&mut length).unwrap();

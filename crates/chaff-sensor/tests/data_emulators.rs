@@ -3,8 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::Output;
 
 use chaff_sensor::emulators::Emulator;
 use chaff_sensor::recorder::MemoryLog;
@@ -12,44 +11,9 @@ use chaff_sensor::{Env, Port, Transport};
 use serde_json::Value;
 
 mod support;
-use support::{events, kinds, serve, wait_for, wait_for_kind};
-
-/// Runs a client program with a time limit and no input.
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg("20")
-        .arg(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn events_of(log: &MemoryLog, kind: &str) -> Vec<Value> {
-    events(log).into_iter().filter(|e| e["kind"] == kind).collect()
-}
-
-/// A blocking client socket that gives up after 10 s.
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream
-}
-
-/// Everything the server sends until it closes the connection.
-fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
-    let mut received = Vec::new();
-    stream.read_to_end(&mut received).unwrap();
-    received
-}
+use support::{
+    connect, events_of, kinds, read_to_close, run, serve, stderr, stdout, wait_for, wait_for_kind,
+};
 
 // ---- redis ----
 

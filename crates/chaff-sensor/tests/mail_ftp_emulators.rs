@@ -12,11 +12,10 @@ use chaff_sensor::Env;
 use chaff_sensor::emulators::Emulator;
 use chaff_sensor::emulators::ftp::login_accepted;
 use chaff_sensor::ports::{Port, Transport};
-use chaff_sensor::recorder::MemoryLog;
 use serde_json::{Value, json};
 
 mod support;
-use support::{events, kinds, wait_for, wait_for_kind};
+use support::{connect, events_of as of_kind, kinds, output_text as text, wait_for, wait_for_kind};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -44,19 +43,10 @@ fn run(program: &str, args: &[&str], stdin: &str, limit: Duration) -> Output {
     output
 }
 
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
 fn python(script: &str, args: &[&str]) -> Output {
     let mut all = vec!["-c", script];
     all.extend_from_slice(args);
     run("python3", &all, "", Duration::from_secs(30))
-}
-
-/// The events of `kind`.
-fn of_kind(log: &MemoryLog, kind: &str) -> Vec<Value> {
-    events(log).into_iter().filter(|e| e["kind"] == kind).collect()
 }
 
 /// The protocol fields of an event (without the common ones), for exact comparisons.
@@ -106,8 +96,7 @@ struct Raw {
 
 impl Raw {
     fn connect(addr: SocketAddr) -> Raw {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let stream = connect(addr);
         Raw { reader: BufReader::new(stream.try_clone().unwrap()), writer: stream }
     }
 

@@ -11,7 +11,7 @@ use chaff_sensor::recorder::MemoryLog;
 use serde_json::{Value, json};
 
 mod support;
-use support::{events, serve, wait_for, wait_for_kind};
+use support::{connect, events, output_text as text, serve, wait_for, wait_for_kind};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -36,10 +36,6 @@ fn run(program: &str, args: &[&str], limit: Duration) -> Output {
     let output = child.wait_with_output().unwrap();
     assert!(Instant::now() <= deadline, "{program} timed out: {}", text(&output));
     output
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
 fn curl(url: &str, credentials: &str, extra: &[&str]) -> Output {
@@ -85,8 +81,7 @@ struct Raw {
 
 impl Raw {
     fn connect(addr: SocketAddr) -> Raw {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let stream = connect(addr);
         Raw { reader: BufReader::new(stream) }
     }
 
@@ -141,7 +136,7 @@ fn pop3_curl_failed_login_is_recorded_with_exact_credentials() {
 
 #[test]
 fn pop3_curl_lists_and_retrieves_with_a_configured_account() {
-    let env = [("NODE_NAME", "mail-02"), ("POP3_USERS", "alice:Tr0ub4dor&3")];
+    let env = [("NODE_NAME", "mail-02"), ("IMAP_USERS", "alice:Tr0ub4dor&3")];
     let (addr, log) = serve("pop3", 110, &env);
     let listing = curl(&format!("pop3://{addr}/"), "alice:Tr0ub4dor&3", &[]);
     assert!(listing.status.success(), "{}", text(&listing));
@@ -450,6 +445,7 @@ fn invalid_configuration_is_refused_naming_the_variable() {
         ("pop3", 110, "POP3_DISTRO", "gentoo"),
         ("imap", 993, "IMAP_DISTRO", "solaris"),
         ("imap", 143, "IMAP_USERS", "no-colon"),
+        ("pop3", 995, "IMAP_USERS", "no-colon"),
     ] {
         let env = Env::from_pairs([(var, value)]);
         let Err(error) = Emulator::for_port(slug, Port { number: port, transport: Transport::Tcp }, &env)

@@ -11,7 +11,7 @@ use chaff_sensor::recorder::MemoryLog;
 use serde_json::Value;
 
 mod support;
-use support::{kinds, wait_for};
+use support::{connect, kinds, wait_for};
 
 const DECKY: &str = "decky-07";
 
@@ -424,8 +424,7 @@ fn ssh_identification_follows_the_distro() {
         ("rocky9", "SSH-2.0-OpenSSH_8.7\r\n"),
     ] {
         let (addr, _log) = serve_ssh(&[("SSH_DISTRO", distro)]);
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut stream = connect(addr);
         let mut banner = vec![0u8; expected.len()];
         stream.read_exact(&mut banner).unwrap();
         assert_eq!(text(&banner), expected);
@@ -435,8 +434,7 @@ fn ssh_identification_follows_the_distro() {
 #[test]
 fn ssh_scanner_leaving_after_the_banner_is_an_eof() {
     let (addr, log) = serve_ssh(&[]);
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut stream = connect(addr);
     // Read the whole line, as nmap does: closing with unread data would be a reset.
     let mut banner = vec![0u8; "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n".len()];
     stream.read_exact(&mut banner).unwrap();

@@ -2,53 +2,29 @@
 //! `tsql` from freetds-bin) and raw sockets, on loopback.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::process::Output;
 
 use chaff_sensor::emulators::Emulator;
 use chaff_sensor::recorder::MemoryLog;
 use chaff_sensor::{Env, Port, Transport};
 
 mod support;
-use support::{events, kinds, serve, wait_for, wait_for_kind};
+use support::{
+    connect, events, kinds, read_to_close, run_client, serve, stderr, stdout, wait_for, wait_for_kind,
+};
 
-/// Runs a client program with a time limit, no input and extra environment.
+/// Runs a client program for at most 20 s with `env` added.
 fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new("timeout")
-        .arg("20")
-        .arg(program)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    run_client(program, args, env, 20)
 }
 
 /// Everything the server sends for `request` until it closes the connection (a reset, for
 /// a server closing with part of the request unread, is a close too).
 fn exchange_to_close(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut stream = connect(addr);
     stream.write_all(request).unwrap();
-    let mut received = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => return received,
-            Ok(n) => received.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return received,
-            Err(e) => panic!("reading the reply: {e}"),
-        }
-    }
+    read_to_close(&mut stream)
 }
 
 fn closed_by_server(log: &MemoryLog) {
@@ -196,8 +172,7 @@ fn postgres_declines_encryption_once() {
 fn postgres_auth_method_follows_the_decky_unless_configured() {
     let first_request = |env: &[(&str, &str)]| {
         let (addr, _log) = postgres(env);
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut stream = connect(addr);
         let mut startup = vec![0, 0, 0, 0, 0, 3, 0, 0];
         startup.extend_from_slice(b"user\0bob\0\0");
         let length = startup.len() as u32;
@@ -272,8 +247,7 @@ fn mssql_version_shows_in_the_prelogin_reply() {
         [("14.0.3456.2", [14u8, 0, 0x0d, 0x80, 0, 2]), ("16.0.4125.3", [16, 0, 0x10, 0x1d, 0, 3])]
     {
         let (addr, log) = mssql(&[("MSSQL_VERSION", version)]);
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut stream = connect(addr);
         stream.write_all(NMAP_PRELOGIN).unwrap();
         let mut reply = [0u8; 0x25];
         stream.read_exact(&mut reply).unwrap();
@@ -296,8 +270,7 @@ fn mssql_version_shows_in_the_prelogin_reply() {
 
 /// The first `len` bytes the server answers to `request`.
 fn exchange_to_close_after(addr: SocketAddr, request: &[u8], len: usize) -> Vec<u8> {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut stream = connect(addr);
     stream.write_all(request).unwrap();
     let mut reply = vec![0u8; len];
     stream.read_exact(&mut reply).unwrap();

@@ -10,36 +10,9 @@ use chaff_sensor::emulators::Emulator;
 use chaff_sensor::recorder::MemoryLog;
 use chaff_sensor::{Env, Port, Transport};
 use serde_json::Value;
-use support::{events, wait_for, wait_for_kind};
-
-/// Serves catalogue port `port`/udp of `slug`, configured by `env`, on a free loopback port.
-fn serve_udp(slug: &str, port: u16, env: &[(&str, &str)]) -> (SocketAddr, MemoryLog) {
-    let env = Env::from_pairs(env.iter().copied());
-    let emulator = Emulator::for_port(slug, Port { number: port, transport: Transport::Udp }, &env)
-        .unwrap_or_else(|e| panic!("{slug}/{port}: {e}"));
-    support::serve_udp(emulator, env.decky(), slug)
-}
-
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg("20")
-        .arg(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn dig(addr: SocketAddr, args: &[&str]) -> String {
-    let port = addr.port().to_string();
-    let mut all = vec!["@127.0.0.1", "-p", &port, "+tries=1", "+time=5"];
-    all.extend_from_slice(args);
-    stdout(&run("dig", &all))
-}
+use support::{
+    dig, events, output_text, run, serve_udp_service as serve_udp, stderr, stdout, wait_for, wait_for_kind,
+};
 
 fn protocol_events(log: &MemoryLog, kind: &str) -> Vec<Value> {
     events(log).into_iter().filter(|e| e["kind"] == kind).collect()
@@ -166,7 +139,7 @@ fn a_wrong_community_is_recorded_and_not_answered() {
     let (addr, log) = serve_udp("snmp", 161, &[("NODE_NAME", "mon-01"), ("SNMP_COMMUNITY", "s3cret")]);
     let output = snmp("snmpget", addr, "public", &["1.3.6.1.2.1.1.5.0"]);
     assert!(stdout(&output).is_empty());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("Timeout"), "{output:?}");
+    assert!(stderr(&output).contains("Timeout"), "{output:?}");
     wait_for(&log, "the wrong community", |e| e.iter().any(|e| e["community"] == "public"));
     let out = stdout(&snmp("snmpget", addr, "s3cret", &["1.3.6.1.2.1.1.5.0"]));
     assert_eq!(out.trim(), ".1.3.6.1.2.1.1.5.0 = STRING: \"mon-01\"");
@@ -221,7 +194,7 @@ fn tftp(addr: SocketAddr, command: &str) -> Output {
 fn tftp_get_is_refused_as_file_not_found_and_recorded() {
     let (addr, log) = serve_udp("tftp", 69, &[("NODE_NAME", "files-01")]);
     let output = tftp(addr, "get startup-config");
-    let said = format!("{}{}", stdout(&output), String::from_utf8_lossy(&output.stderr));
+    let said = output_text(&output);
     assert!(said.contains("Error code 1: File not found"), "{said}");
     let request = wait_for_kind(&log, "request");
     assert_eq!(request["opcode"], "RRQ");
@@ -233,7 +206,7 @@ fn tftp_get_is_refused_as_file_not_found_and_recorded() {
 fn tftp_put_is_an_access_violation_and_recorded() {
     let (addr, log) = serve_udp("tftp", 69, &[("NODE_NAME", "files-01")]);
     let output = tftp(addr, "put upload.bin");
-    let said = format!("{}{}", stdout(&output), String::from_utf8_lossy(&output.stderr));
+    let said = output_text(&output);
     assert!(said.contains("Error code 2: Access violation"), "{said}");
     let requests = wait_for(&log, "WRQ", |e| e.iter().any(|e| e["opcode"] == "WRQ"));
     let request = requests.iter().find(|e| e["opcode"] == "WRQ").unwrap();
@@ -248,35 +221,14 @@ fn tftp_put_is_an_access_violation_and_recorded() {
 #[test]
 #[ignore = "binds fixed privileged ports and waits; run by hand"]
 fn serve_on_the_real_ports_for_nmap() {
-    use std::sync::Arc;
-
-    use chaff_sensor::Recorder;
-
-    let env = Env::from_process();
-    let _guard = support::runtime().enter();
-    for (slug, number) in [("dns", 53), ("snmp", 161), ("tftp", 69)] {
-        let port = Port { number, transport: Transport::Udp };
-        let emulator = Arc::new(Emulator::for_port(slug, port, &env).unwrap());
-        let recorder = Arc::new(Recorder::stdout(env.decky(), slug));
-        let socket = std::net::UdpSocket::bind(("127.0.0.1", number)).unwrap();
-        socket.set_nonblocking(true).unwrap();
-        let socket = tokio::net::UdpSocket::from_std(socket).unwrap();
-        support::runtime().spawn(chaff_sensor::listener::serve_udp(socket, emulator, recorder));
-    }
-    let port = Port { number: 53, transport: Transport::Tcp };
-    let emulator = Emulator::for_port("dns", port, &env).unwrap();
-    let limits = emulator.limits();
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 53)).unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-    let recorder = Arc::new(Recorder::stdout(env.decky(), "dns"));
-    support::runtime().spawn(chaff_sensor::listener::serve_tcp(
-        listener,
-        Arc::new(emulator),
-        limits,
-        recorder,
-    ));
-    std::thread::sleep(Duration::from_secs(120));
+    let udp = |number| Port { number, transport: Transport::Udp };
+    let ports = [
+        ("dns", udp(53)),
+        ("snmp", udp(161)),
+        ("tftp", udp(69)),
+        ("dns", Port { number: 53, transport: Transport::Tcp }),
+    ];
+    support::serve_on_real_ports_of(&ports, 120);
 }
 
 #[test]

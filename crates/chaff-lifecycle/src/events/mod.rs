@@ -213,12 +213,18 @@ pub(crate) async fn ingest<D: DockerApi>(
     Ok(stored)
 }
 
-/// `attacker.observed`, type the event's kind, payload its JSON with `fleet`.
-fn publish<D>(inner: &Inner<D>, event: &StoredEvent) {
+/// An event as it is published and shown: [`StoredEvent::to_json`] with its `fleet`.
+pub fn event_json(event: &StoredEvent) -> Value {
     let mut payload = event.to_json();
     if let Value::Object(object) = &mut payload {
         object.entry("fleet").or_insert_with(|| event.fleet.clone().into());
     }
+    payload
+}
+
+/// `attacker.observed`, type the event's kind, payload [`event_json`].
+fn publish<D>(inner: &Inner<D>, event: &StoredEvent) {
+    let payload = event_json(event);
     let topic = topics::attacker(topics::ATTACKER_OBSERVED);
     inner.publish(topic.map(|topic| Event::new(topic, event.kind.clone(), payload, inner.stamp())));
 }

@@ -1,19 +1,28 @@
-//! The subset of ASN.1 BER that SNMP and LDAP speak: one-byte tags, definite lengths of at
-//! most four bytes, INTEGERs of at most eight. Reading never panics and never allocates for
-//! a length it has not seen the bytes of: every length is checked against the input first.
+//! The subset of ASN.1 BER the binary protocols share (SNMP messages, LDAP messages, SPNEGO
+//! tokens, CredSSP requests): single-byte tags, definite lengths of at most four bytes,
+//! INTEGERs of at most eight bytes, OBJECT IDENTIFIER encodings. Reading never panics and
+//! never trusts a length: every content slice is checked against the input before it is
+//! taken, so nothing is allocated for a length whose bytes have not been seen.
 
 /// Universal tags.
 pub const TAG_BOOLEAN: u8 = 0x01;
 pub const TAG_INTEGER: u8 = 0x02;
 pub const TAG_OCTET_STRING: u8 = 0x04;
 pub const TAG_NULL: u8 = 0x05;
+pub const TAG_OID: u8 = 0x06;
 pub const TAG_ENUMERATED: u8 = 0x0a;
 pub const TAG_SEQUENCE: u8 = 0x30;
 pub const TAG_SET: u8 = 0x31;
 
+/// The tag of context-specific constructed field `[n]` (n < 31).
+pub const fn context(n: u8) -> u8 {
+    0xa0 | n
+}
+
 /// How a TLV's length is written. Encoders differ, and fingerprinting tools tell servers
-/// apart by it: Net-SNMP writes the shortest form, OpenLDAP's liblber and Active Directory
-/// write constructed values' lengths in four bytes (`84 00 00 00 nn`).
+/// apart by it: Net-SNMP and DER (SPNEGO, CredSSP) write the shortest form, OpenLDAP's
+/// liblber and Active Directory write constructed values' lengths in four bytes
+/// (`84 00 00 00 nn`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LengthForm {
     Shortest,
@@ -28,7 +37,7 @@ pub fn read_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((tag, content, &rest[length..]))
 }
 
-/// A definite length and what follows it.
+/// A definite length of at most four bytes and what follows it.
 fn read_length(input: &[u8]) -> Option<(usize, &[u8])> {
     let (&first, rest) = input.split_first()?;
     if first < 0x80 {
@@ -58,10 +67,22 @@ pub fn tlv_size(input: &[u8]) -> Option<Result<usize, ()>> {
     Some(Ok(input.len() - after.len() + length))
 }
 
-/// The TLV at the start of `input` if it has tag `tag`: (content, rest).
+/// The content of a TLV tagged `tag` at the start of `input`, and what follows it.
 pub fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     let (found, content, rest) = read_tlv(input)?;
     (found == tag).then_some((content, rest))
+}
+
+/// The content of the field tagged `wanted` among a SEQUENCE's `fields` (the first one).
+pub fn field(mut fields: &[u8], wanted: u8) -> Option<&[u8]> {
+    while !fields.is_empty() {
+        let (tag, content, rest) = read_tlv(fields)?;
+        if tag == wanted {
+            return Some(content);
+        }
+        fields = rest;
+    }
+    None
 }
 
 /// A two's-complement INTEGER (or ENUMERATED) content of one to eight bytes.
@@ -73,12 +94,12 @@ pub fn read_integer(content: &[u8]) -> Option<i64> {
     Some(content.iter().fold(sign, |n, &b| (n << 8) | i64::from(b)))
 }
 
-/// A TLV with the shortest length.
+/// One TLV with the shortest length (DER).
 pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     tlv_with(LengthForm::Shortest, tag, content)
 }
 
-/// A TLV whose length is written in `form`.
+/// One TLV whose length is written in `form`.
 pub fn tlv_with(form: LengthForm, tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(content.len() + 6);
     out.push(tag);
@@ -100,7 +121,8 @@ pub fn tlv_with(form: LengthForm, tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
-/// An INTEGER-like TLV (INTEGER, ENUMERATED, Counter, ...) in the fewest bytes.
+/// An INTEGER-shaped TLV (INTEGER, ENUMERATED, Counter, an application type) in the fewest
+/// bytes.
 pub fn integer(tag: u8, value: i64) -> Vec<u8> {
     let bytes = value.to_be_bytes();
     // Drop leading bytes that only repeat the sign.
@@ -112,6 +134,35 @@ pub fn integer(tag: u8, value: i64) -> Vec<u8> {
         start += 1;
     }
     tlv(tag, &bytes[start..])
+}
+
+/// An OBJECT IDENTIFIER TLV.
+pub fn oid(arcs: &[u32]) -> Vec<u8> {
+    let mut content = Vec::with_capacity(arcs.len() + 4);
+    let mut push = |mut value: u32| {
+        let mut groups = [0u8; 5];
+        let mut n = 0;
+        loop {
+            groups[n] = (value & 0x7f) as u8;
+            n += 1;
+            value >>= 7;
+            if value == 0 {
+                break;
+            }
+        }
+        for i in (0..n).rev() {
+            content.push(groups[i] | if i > 0 { 0x80 } else { 0 });
+        }
+    };
+    match arcs {
+        [first, second, rest @ ..] => {
+            push(first.saturating_mul(40).saturating_add(*second));
+            rest.iter().for_each(|&arc| push(arc));
+        }
+        [only] => push(only.saturating_mul(40)),
+        [] => {}
+    }
+    tlv(TAG_OID, &content)
 }
 
 #[cfg(test)]
@@ -138,12 +189,16 @@ mod tests {
             assert_eq!(read_tlv(&encoded), Some((TAG_SEQUENCE, &long[..], &[][..])));
             assert_eq!(tlv_size(&encoded), Some(Ok(encoded.len())));
         }
+        let encoded = tlv(TAG_OCTET_STRING, &long);
+        assert_eq!(expect(&encoded, TAG_OCTET_STRING), Some((&long[..], &[][..])));
+        assert_eq!(expect(&encoded, TAG_SEQUENCE), None);
     }
 
     #[test]
     fn truncated_and_malformed_headers() {
         assert_eq!(read_tlv(&[0x30, 0x85, 1, 1, 1, 1, 1]), None);
         assert_eq!(read_tlv(&[0x30, 0x80]), None, "indefinite lengths are not BER we read");
+        assert_eq!(read_tlv(&[0x30, 0x82, 0x01]), None);
         assert_eq!(read_tlv(&[0x30, 0x03, 1]), None);
         assert_eq!(tlv_size(&[0x30]), None);
         assert_eq!(tlv_size(&[0x30, 0x84, 0, 0]), None);
@@ -151,5 +206,20 @@ mod tests {
         assert_eq!(tlv_size(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), Some(Ok(6 + 0xffff_ffff)));
         assert_eq!(read_integer(&[]), None);
         assert_eq!(read_integer(&[1; 9]), None);
+    }
+
+    #[test]
+    fn fields_by_context_tag() {
+        let fields = [tlv(context(0), &integer(TAG_INTEGER, 6)), tlv(context(2), b"token")].concat();
+        assert_eq!(field(&fields, context(2)), Some(&b"token"[..]));
+        assert_eq!(field(&fields, context(1)), None);
+        assert_eq!(field(&[0x30, 0x05, 1], context(0)), None, "a truncated field");
+    }
+
+    #[test]
+    fn oids_are_encoded() {
+        // SPNEGO's 1.3.6.1.5.5.2 and NTLMSSP's 1.3.6.1.4.1.311.2.2.10, as every client sends them.
+        assert_eq!(oid(&[1, 3, 6, 1, 5, 5, 2]), [6, 6, 0x2b, 6, 1, 5, 5, 2]);
+        assert_eq!(oid(&[1, 3, 6, 1, 4, 1, 311, 2, 2, 10]), [6, 10, 0x2b, 6, 1, 4, 1, 0x82, 0x37, 2, 2, 10]);
     }
 }

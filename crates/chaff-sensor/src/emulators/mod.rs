@@ -8,28 +8,37 @@
 //! [`crate::listener`].
 
 pub mod ber;
+pub mod conpot;
 pub mod dns;
 pub mod docker_api;
 pub mod elasticsearch;
+pub mod framed;
 pub mod ftp;
 pub mod generic;
 pub mod http;
 pub mod k8s;
 pub mod ldap;
+pub mod llmnr;
 pub mod mailbox;
 pub mod mongodb;
 pub mod mqtt;
 pub mod mssql;
 pub mod mysql;
+pub mod ntlm;
 pub mod postgres;
+pub mod rdp;
 pub mod redis;
 pub mod shell;
+pub mod sip;
+pub mod smb;
 pub mod smtp;
 pub mod snmp;
+pub mod spnego;
 pub mod ssh;
 pub mod telnet;
 pub mod text_lines;
 pub mod tftp;
+pub mod vnc;
 
 use std::fmt;
 use std::io;
@@ -89,6 +98,19 @@ pub enum Emulator {
     DockerApi(docker_api::DockerApi),
     /// `k8s`: 6443 over TLS, 8080 the insecure port.
     K8s(k8s::K8s),
+    /// Windows file sharing (`smb`): 445 direct, 139 over NetBIOS.
+    Smb(smb::Smb),
+    /// Windows Remote Desktop (`rdp`, 3389).
+    Rdp(rdp::Rdp),
+    /// A VNC server (`vnc`, 5900).
+    Vnc(vnc::Vnc),
+    /// Asterisk (`sip`, 5060/udp and 5060/tcp).
+    Sip(sip::Sip),
+    /// The LLMNR and mDNS detector (`llmnr`, 5355/udp and 5353/udp).
+    Llmnr(llmnr::Llmnr),
+    /// The PLC's Modbus TCP server (`conpot`, 502); its 161/udp and 80/tcp are `Snmp` and
+    /// `Http` with the PLC's persona.
+    Modbus(conpot::modbus::Modbus),
 }
 
 impl Emulator {
@@ -139,6 +161,20 @@ impl Emulator {
             }
             ("k8s", Transport::Tcp, 6443) => Emulator::K8s(k8s::K8s::from_env(env, http::Scheme::Tls)?),
             ("k8s", Transport::Tcp, 8080) => Emulator::K8s(k8s::K8s::from_env(env, http::Scheme::Plain)?),
+            ("smb", Transport::Tcp, 445) => Emulator::Smb(smb::Smb::from_env(env, smb::Framing::Direct)?),
+            ("smb", Transport::Tcp, 139) => Emulator::Smb(smb::Smb::from_env(env, smb::Framing::NetBios)?),
+            ("rdp", Transport::Tcp, 3389) => Emulator::Rdp(rdp::Rdp::from_env(env)?),
+            ("vnc", Transport::Tcp, 5900) => Emulator::Vnc(vnc::Vnc::from_env(env)?),
+            ("sip", _, 5060) => Emulator::Sip(sip::Sip::from_env(env)?),
+            ("llmnr", Transport::Udp, 5355) => {
+                Emulator::Llmnr(llmnr::Llmnr::from_env(env, llmnr::Protocol::Llmnr)?)
+            }
+            ("llmnr", Transport::Udp, 5353) => {
+                Emulator::Llmnr(llmnr::Llmnr::from_env(env, llmnr::Protocol::Mdns)?)
+            }
+            ("conpot", Transport::Tcp, 502) => Emulator::Modbus(conpot::modbus(env)?),
+            ("conpot", Transport::Udp, 161) => Emulator::Snmp(conpot::snmp(env)?),
+            ("conpot", Transport::Tcp, 80) => Emulator::Http(conpot::http(env)?),
             _ => Emulator::Generic,
         })
     }
@@ -150,8 +186,12 @@ impl Emulator {
             | Emulator::Http(_)
             | Emulator::Elasticsearch(_)
             | Emulator::DockerApi(_)
-            | Emulator::K8s(_) => TcpLimits::default(),
-            Emulator::Dns(_) | Emulator::Snmp(_) | Emulator::Tftp(_) => TcpLimits::default(),
+            | Emulator::K8s(_)
+            | Emulator::Sip(_)
+            | Emulator::Modbus(_) => TcpLimits::default(),
+            Emulator::Dns(_) | Emulator::Snmp(_) | Emulator::Tftp(_) | Emulator::Llmnr(_) => {
+                TcpLimits::default()
+            }
             Emulator::Ftp(_) => ftp::LIMITS,
             Emulator::Smtp(_) => smtp::LIMITS,
             Emulator::Mssql(_) => mssql::LIMITS,
@@ -163,13 +203,18 @@ impl Emulator {
             Emulator::Mongodb(_) => mongodb::LIMITS,
             Emulator::Ldap(_) => ldap::LIMITS,
             Emulator::Ssh(_) | Emulator::Telnet(_) => TcpLimits::INTERACTIVE,
+            Emulator::Smb(_) => smb::LIMITS,
+            Emulator::Rdp(_) => rdp::LIMITS,
+            Emulator::Vnc(_) => vnc::LIMITS,
         }
     }
 
     /// Serves one TCP connection until it ends, and says why it ended.
     pub async fn serve(&self, stream: Stream, session: &Session) -> io::Result<EndReason> {
         match self {
-            Emulator::Generic | Emulator::Snmp(_) | Emulator::Tftp(_) => generic::serve(stream).await,
+            Emulator::Generic | Emulator::Snmp(_) | Emulator::Tftp(_) | Emulator::Llmnr(_) => {
+                generic::serve(stream).await
+            }
             Emulator::Dns(dns) => dns.serve(stream, session).await,
             Emulator::Ftp(ftp) => ftp.serve(stream, session).await,
             Emulator::Http(http) => http.serve(stream, session).await,
@@ -188,6 +233,11 @@ impl Emulator {
             Emulator::Elasticsearch(elasticsearch) => elasticsearch.serve(stream, session).await,
             Emulator::DockerApi(docker) => docker.serve(stream, session).await,
             Emulator::K8s(k8s) => k8s.serve(stream, session).await,
+            Emulator::Smb(smb) => smb.serve(stream, session).await,
+            Emulator::Rdp(rdp) => rdp.serve(stream, session).await,
+            Emulator::Vnc(vnc) => vnc.serve(stream, session).await,
+            Emulator::Sip(sip) => sip.serve(stream, session).await,
+            Emulator::Modbus(modbus) => modbus.serve(stream, session).await,
         }
     }
 
@@ -197,6 +247,8 @@ impl Emulator {
             Emulator::Dns(dns) => dns.answer(datagram, peer, recorder),
             Emulator::Snmp(snmp) => snmp.answer(datagram, peer, recorder),
             Emulator::Tftp(tftp) => tftp.answer(datagram, peer, recorder),
+            Emulator::Sip(sip) => sip.answer(datagram, peer, recorder),
+            Emulator::Llmnr(llmnr) => llmnr.answer(datagram, peer, recorder),
             Emulator::Generic
             | Emulator::Ftp(_)
             | Emulator::Http(_)
@@ -214,7 +266,11 @@ impl Emulator {
             | Emulator::Telnet(_)
             | Emulator::Elasticsearch(_)
             | Emulator::DockerApi(_)
-            | Emulator::K8s(_) => None,
+            | Emulator::K8s(_)
+            | Emulator::Smb(_)
+            | Emulator::Rdp(_)
+            | Emulator::Vnc(_)
+            | Emulator::Modbus(_) => None,
         }
     }
 }

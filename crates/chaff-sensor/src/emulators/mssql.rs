@@ -11,8 +11,10 @@
 use std::io;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
+use crate::codec::utf16le_decode as utf16;
+use crate::emulators::framed::read_all;
 use crate::env::{ConfigError, Env};
 use crate::event::{EndReason, Fields};
 use crate::listener::{Session, Stream, TcpLimits};
@@ -217,15 +219,6 @@ async fn read_message(stream: &mut Stream) -> io::Result<Read> {
     }
 }
 
-/// Fills `buf`; false if the client closed first.
-async fn read_all(stream: &mut Stream, buf: &mut [u8]) -> io::Result<bool> {
-    match stream.read_exact(buf).await {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
 /// Records why the exchange stopped; the connection is closed without an answer, as SQL
 /// Server closes on a packet it cannot use.
 fn refuse(session: &Session, problem: &str, packet_type: Option<u8>) -> io::Result<EndReason> {
@@ -397,12 +390,6 @@ fn deobfuscate(bytes: &[u8]) -> Vec<u8> {
     bytes.iter().map(|&b| (b ^ 0xa5).rotate_left(4)).collect()
 }
 
-/// UTF-16LE text; unpaired surrogates become U+FFFD.
-fn utf16(bytes: &[u8]) -> String {
-    let units = bytes.chunks_exact(2).map(|pair| u16::from_le_bytes([pair[0], pair[1]]));
-    char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect()
-}
-
 /// The `auth` event: `username`, `password`, `method` (`sql` or `windows`), `hostname`,
 /// `app_name`, `server_name`, `library`, `language`, `database`, `tds_version`,
 /// `client_pid`, `success`.
@@ -467,10 +454,7 @@ fn done_token(status: u16, modern: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn utf16le(text: &str) -> Vec<u8> {
-        text.encode_utf16().flat_map(u16::to_le_bytes).collect()
-    }
+    use crate::codec::utf16le_encode as utf16le;
 
     fn obfuscate(bytes: &[u8]) -> Vec<u8> {
         bytes.iter().map(|&b| b.rotate_left(4) ^ 0xa5).collect()

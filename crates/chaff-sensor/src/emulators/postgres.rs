@@ -13,8 +13,9 @@
 use std::io;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
+use crate::emulators::framed::read_all;
 use crate::env::{ConfigError, Env};
 use crate::event::{EndReason, Fields, escape};
 use crate::listener::{Session, Stream, TcpLimits};
@@ -465,15 +466,6 @@ async fn read_password_message(stream: &mut Stream) -> io::Result<PasswordRead> 
     let end = body.iter().position(|&b| b == 0).unwrap_or(body.len());
     body.truncate(end);
     Ok(PasswordRead::Password(body))
-}
-
-/// Fills `buf`; false if the client closed first.
-async fn read_all(stream: &mut Stream, buf: &mut [u8]) -> io::Result<bool> {
-    match stream.read_exact(buf).await {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
-        Err(e) => Err(e),
-    }
 }
 
 fn lossy(bytes: &[u8]) -> String {

@@ -7,15 +7,17 @@
 //! says nothing). SNMPv3 messages are recorded (version only) and not answered.
 //!
 //! The system group follows the decky's persona: `SNMP_ARCHETYPE` `printer` is an HP
-//! JetDirect, `router` / `switch` a Cisco IOS device, `SNMP_OS_FAMILY` `windows` a Windows
-//! Server, anything else Net-SNMP on Linux with a kernel that fits `SNMP_DISTRO`. sysName is
+//! JetDirect, `router` / `switch` a Cisco IOS device, `industrial-control` a Siemens S7-200
+//! PLC (as conpot's agent), `SNMP_OS_FAMILY` `windows` a Windows Server, anything else
+//! Net-SNMP on Linux with a kernel that fits `SNMP_DISTRO`. sysName is
 //! the decky; sysUpTime starts at a value stable per decky and runs from the sensor's start.
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::ber::{
-    TAG_INTEGER, TAG_NULL, TAG_OCTET_STRING, TAG_SEQUENCE, expect, integer, read_integer, read_tlv, tlv,
+    TAG_INTEGER, TAG_NULL, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, expect, integer, oid, read_integer,
+    read_tlv, tlv,
 };
 use crate::env::{ConfigError, Env};
 use crate::event::{Event, Fields, Kind};
@@ -33,7 +35,6 @@ const MAX_VARBINDS: usize = 64;
 const MAX_OID_ARCS: usize = 128;
 const MAX_REPETITIONS: usize = 32;
 
-const TAG_OID: u8 = 0x06;
 const TAG_TIMETICKS: u8 = 0x43;
 const TAG_NO_SUCH_OBJECT: u8 = 0x80;
 const TAG_END_OF_MIB_VIEW: u8 = 0x82;
@@ -270,6 +271,12 @@ fn persona(decky: &str, archetype: Option<&str>, os_family: &str, distro: &str) 
             object_id: vec![1, 3, 6, 1, 4, 1, 11, 2, 3, 9, 1],
             services: 72,
         },
+        // Conpot's default template: a Siemens S7-200 PLC, under Siemens' enterprise number.
+        (Some("industrial-control"), _) => Persona {
+            descr: "Siemens, SIMATIC, S7-200".to_owned(),
+            object_id: vec![1, 3, 6, 1, 4, 1, 4329, 20, 1, 1, 1],
+            services: 72,
+        },
         (Some("router" | "switch"), _) => Persona {
             descr: "Cisco IOS Software, C2900 Software (C2900-UNIVERSALK9-M), Version 15.7(3)M5, RELEASE \
                     SOFTWARE (fc1)\r\nTechnical Support: http://www.cisco.com/techsupport\r\nCopyright (c) \
@@ -356,8 +363,6 @@ pub fn oid_text(oid: &[u32]) -> String {
     oid.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
 }
 
-// --- BER ---
-
 /// Decodes an OID's content; `None` if malformed or longer than [`MAX_OID_ARCS`].
 pub fn read_oid(content: &[u8]) -> Option<Vec<u32>> {
     let mut arcs = Vec::new();
@@ -417,34 +422,6 @@ pub fn parse_request(datagram: &[u8]) -> Option<Request<'_>> {
 
 fn unsigned(tag: u8, value: u32) -> Vec<u8> {
     integer(tag, i64::from(value))
-}
-
-fn oid(arcs: &[u32]) -> Vec<u8> {
-    let mut content = Vec::with_capacity(arcs.len() + 4);
-    let mut push = |mut value: u32| {
-        let mut groups = [0u8; 5];
-        let mut n = 0;
-        loop {
-            groups[n] = (value & 0x7f) as u8;
-            n += 1;
-            value >>= 7;
-            if value == 0 {
-                break;
-            }
-        }
-        for i in (0..n).rev() {
-            content.push(groups[i] | if i > 0 { 0x80 } else { 0 });
-        }
-    };
-    match arcs {
-        [first, second, rest @ ..] => {
-            push(first.saturating_mul(40).saturating_add(*second));
-            rest.iter().for_each(|&arc| push(arc));
-        }
-        [only] => push(only.saturating_mul(40)),
-        [] => {}
-    }
-    tlv(TAG_OID, &content)
 }
 
 fn encode_binding(binding: &Binding) -> Vec<u8> {

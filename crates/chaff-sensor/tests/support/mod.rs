@@ -3,7 +3,8 @@
 //! loopback with an injected environment, and waiting for events.
 #![allow(dead_code)]
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -53,6 +54,54 @@ pub fn serve(slug: &str, port: u16, env: &[(&str, &str)]) -> (SocketAddr, Memory
     serve_emulator(emulator, limits, env.decky(), slug)
 }
 
+/// Serves the emulator of catalogue port `port`/udp of service `slug`, configured by `env`,
+/// on a free loopback port.
+pub fn serve_udp_service(slug: &str, port: u16, env: &[(&str, &str)]) -> (SocketAddr, MemoryLog) {
+    let env = Env::from_pairs(env.iter().copied());
+    let emulator = Emulator::for_port(slug, Port { number: port, transport: Transport::Udp }, &env)
+        .unwrap_or_else(|e| panic!("{slug}/{port}: {e}"));
+    serve_udp(emulator, env.decky(), slug)
+}
+
+/// Runs a client program with no input and `env` added to the test's environment, for at
+/// most `seconds`.
+pub fn run_client(program: &str, args: &[&str], env: &[(&str, &str)], seconds: u32) -> Output {
+    Command::new("timeout")
+        .arg(seconds.to_string())
+        .arg(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+}
+
+/// [`run_client`] with the test's environment as it is, for at most 20 seconds.
+pub fn run(program: &str, args: &[&str]) -> Output {
+    run_client(program, args, &[], 20)
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// What a client printed, stdout then stderr.
+pub fn output_text(output: &Output) -> String {
+    format!("{}{}", stdout(output), stderr(output))
+}
+
+/// `dig @127.0.0.1 -p <port of addr> <args>`, one try of at most 5 s; its output.
+pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
+    let port = addr.port().to_string();
+    let mut all = vec!["@127.0.0.1", "-p", &port, "+tries=1", "+time=5"];
+    all.extend_from_slice(args);
+    stdout(&run("dig", &all))
+}
+
 /// Serves `emulator` over UDP on a free loopback port.
 pub fn serve_udp(emulator: Emulator, decky: &str, slug: &str) -> (SocketAddr, MemoryLog) {
     let (recorder, log) = Recorder::memory(decky, slug);
@@ -92,6 +141,11 @@ pub fn wait_for_kind(log: &MemoryLog, kind: &str) -> Value {
     events.into_iter().find(|e| e["kind"] == kind).unwrap()
 }
 
+/// The events of `kind` so far.
+pub fn events_of(log: &MemoryLog, kind: &str) -> Vec<Value> {
+    events(log).into_iter().filter(|e| e["kind"] == kind).collect()
+}
+
 pub fn kinds(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["kind"].as_str().unwrap()).collect()
 }
@@ -100,42 +154,55 @@ pub fn kinds(events: &[Value]) -> Vec<&str> {
 /// process environment, for `seconds`, events on stdout: for probing by hand with
 /// `nmap -sV` (the ignored `serve_*` tests).
 pub fn serve_on_real_ports(services: &[(&str, u16)], seconds: u64) {
+    let ports: Vec<(&str, Port)> =
+        services.iter().map(|&(slug, number)| (slug, Port { number, transport: Transport::Tcp })).collect();
+    serve_on_real_ports_of(&ports, seconds);
+}
+
+/// [`serve_on_real_ports`] for ports of either transport.
+pub fn serve_on_real_ports_of(services: &[(&str, Port)], seconds: u64) {
     let env = Env::from_process();
     let _guard = runtime().enter();
-    for &(slug, number) in services {
-        let port = Port { number, transport: Transport::Tcp };
+    for &(slug, port) in services {
         let emulator = Emulator::for_port(slug, port, &env).unwrap_or_else(|e| panic!("{slug}: {e}"));
-        let limits = emulator.limits();
-        let listener = TcpListener::bind(("127.0.0.1", number)).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         let recorder = Arc::new(Recorder::stdout(env.decky(), slug));
-        runtime().spawn(listener::serve_tcp(listener, Arc::new(emulator), limits, recorder));
+        match port.transport {
+            Transport::Tcp => {
+                let limits = emulator.limits();
+                let listener = TcpListener::bind(("127.0.0.1", port.number)).unwrap();
+                listener.set_nonblocking(true).unwrap();
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                runtime().spawn(listener::serve_tcp(listener, Arc::new(emulator), limits, recorder));
+            }
+            Transport::Udp => {
+                let socket = UdpSocket::bind(("127.0.0.1", port.number)).unwrap();
+                socket.set_nonblocking(true).unwrap();
+                let socket = tokio::net::UdpSocket::from_std(socket).unwrap();
+                runtime().spawn(listener::serve_udp(socket, Arc::new(emulator), recorder));
+            }
+        }
     }
     std::thread::sleep(Duration::from_secs(seconds));
 }
 
-/// Runs a client program with a 20 s time limit, `env` added, and no input.
-pub fn run_client(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new("timeout")
-        .arg("20")
-        .arg(program)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+/// A blocking client socket that gives up reading after 10 s.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
 }
 
-pub fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-pub fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// The events of `kind` so far.
-pub fn events_of(log: &MemoryLog, kind: &str) -> Vec<Value> {
-    events(log).into_iter().filter(|e| e["kind"] == kind).collect()
+/// Everything the server sends until it closes the connection (a reset, for a server closing
+/// with part of the request unread, is a close too).
+pub fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return received,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return received,
+            Err(e) => panic!("reading: {e}"),
+        }
+    }
 }

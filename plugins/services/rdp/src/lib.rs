@@ -26,8 +26,15 @@ impl ServicePlugin for Rdp {
     fn render(service: &str, decky: &Decky, config: &Config) -> Result<Fragment, RenderError> {
         let info = Self::declared(service)?;
         let nla = config.boolean("nla").unwrap_or(false);
-        Ok(Fragment::for_service(&info, decky).env_opt("RDP_ENABLE_NLA", nla.then_some("true")))
+        Ok(Fragment::for_service(&info, decky)
+            .env_opt("RDP_ENABLE_NLA", nla.then_some("true"))
+            .env_opt("RDP_HOSTNAME", computer_name(decky)))
     }
+}
+
+/// The computer name the host gives in NTLM: the first label of the decky's host name.
+fn computer_name(decky: &Decky) -> Option<&str> {
+    decky.hostname.split('.').next().filter(|label| !label.is_empty())
 }
 
 chaff_plugin_sdk::export_service!(Rdp);
@@ -68,12 +75,15 @@ mod tests {
     fn nla_env_only_when_enabled() {
         for config in [Config::default(), nla(false)] {
             let fragment = Rdp::render("rdp", &decky(), &config).unwrap();
-            assert_eq!(fragment.fields()["environment"], json!({"NODE_NAME": "decky-01"}));
+            assert_eq!(
+                fragment.fields()["environment"],
+                json!({"NODE_NAME": "decky-01", "RDP_HOSTNAME": "WS-0042"})
+            );
         }
         let fragment = Rdp::render("rdp", &decky(), &nla(true)).unwrap();
         assert_eq!(
             fragment.fields()["environment"],
-            json!({"NODE_NAME": "decky-01", "RDP_ENABLE_NLA": "true"})
+            json!({"NODE_NAME": "decky-01", "RDP_ENABLE_NLA": "true", "RDP_HOSTNAME": "WS-0042"})
         );
     }
 

@@ -23,8 +23,13 @@ impl ServicePlugin for Smb {
 
     fn render(service: &str, decky: &Decky, _config: &Config) -> Result<Fragment, RenderError> {
         let info = Self::declared(service)?;
-        Ok(Fragment::for_service(&info, decky))
+        Ok(Fragment::for_service(&info, decky).env_opt("SMB_HOSTNAME", computer_name(decky)))
     }
+}
+
+/// The computer name the host gives in NTLM: the first label of the decky's host name.
+fn computer_name(decky: &Decky) -> Option<&str> {
+    decky.hostname.split('.').next().filter(|label| !label.is_empty())
 }
 
 chaff_plugin_sdk::export_service!(Smb);
@@ -58,8 +63,19 @@ mod tests {
         let fields = fragment.fields();
         assert_eq!(fields["image"], SENSOR_IMAGE);
         assert_eq!(fields["command"], json!([SLUG]));
-        assert_eq!(fields["environment"], json!({"NODE_NAME": "decky-01"}));
+        assert_eq!(fields["environment"], json!({"NODE_NAME": "decky-01", "SMB_HOSTNAME": "host01"}));
         assert_eq!(fields.get("cap_add"), Some(&json!(["NET_BIND_SERVICE"])));
+    }
+
+    #[test]
+    fn the_computer_name_is_the_first_label_of_the_host_name() {
+        let mut rhel = decky();
+        rhel.hostname = "files12.localdomain".into();
+        let fragment = Smb::render(SLUG, &rhel, &Config::default()).unwrap();
+        assert_eq!(fragment.fields()["environment"]["SMB_HOSTNAME"], "files12");
+        rhel.hostname = String::new();
+        let fragment = Smb::render(SLUG, &rhel, &Config::default()).unwrap();
+        assert_eq!(fragment.fields()["environment"], json!({"NODE_NAME": "decky-01"}));
     }
 
     #[test]

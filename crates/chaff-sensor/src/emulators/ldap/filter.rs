@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::emulators::ber::{TAG_OCTET_STRING, expect, read_tlv};
+use crate::emulators::ber::{TAG_OCTET_STRING, TAG_SEQUENCE, context, expect, read_tlv};
 use crate::event::cut_text;
 
 /// Deepest nesting of `&`, `|` and `!` written; OpenLDAP's own limit is far higher, but a
@@ -14,16 +14,16 @@ const MAX_DEPTH: usize = 32;
 /// The longest string written; a longer one is cut and ends with `...`.
 pub const MAX_FILTER_TEXT: usize = 2048;
 
-const AND: u8 = 0xa0;
-const OR: u8 = 0xa1;
-const NOT: u8 = 0xa2;
-const EQUALITY: u8 = 0xa3;
-const SUBSTRINGS: u8 = 0xa4;
-const GREATER_OR_EQUAL: u8 = 0xa5;
-const LESS_OR_EQUAL: u8 = 0xa6;
+const AND: u8 = context(0);
+const OR: u8 = context(1);
+const NOT: u8 = context(2);
+const EQUALITY: u8 = context(3);
+const SUBSTRINGS: u8 = context(4);
+const GREATER_OR_EQUAL: u8 = context(5);
+const LESS_OR_EQUAL: u8 = context(6);
 const PRESENT: u8 = 0x87;
-const APPROX: u8 = 0xa8;
-const EXTENSIBLE: u8 = 0xa9;
+const APPROX: u8 = context(8);
+const EXTENSIBLE: u8 = context(9);
 
 /// The string form of the encoded filter `tlv` (tag, content).
 pub fn render(tag: u8, content: &[u8]) -> Option<String> {
@@ -84,7 +84,7 @@ fn write_filter(out: &mut String, tag: u8, content: &[u8], depth: usize) -> Opti
 /// `attr=initial*any*final`, each part optional.
 fn write_substrings(out: &mut String, content: &[u8]) -> Option<()> {
     let (attribute, rest) = expect(content, TAG_OCTET_STRING)?;
-    let (mut parts, _) = expect(rest, 0x30)?;
+    let (mut parts, _) = expect(rest, TAG_SEQUENCE)?;
     push_value(out, attribute);
     out.push('=');
     let mut last = None;

@@ -29,8 +29,8 @@ use tokio_rustls::TlsAcceptor;
 
 use self::root_dse::{Attribute, Flavour, OID_START_TLS, OID_WHO_AM_I, Persona};
 use super::ber::{
-    LengthForm, TAG_BOOLEAN, TAG_ENUMERATED, TAG_INTEGER, TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, expect,
-    integer, read_integer, read_tlv, tlv, tlv_size, tlv_with,
+    LengthForm, TAG_BOOLEAN, TAG_ENUMERATED, TAG_INTEGER, TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, context,
+    expect, integer, read_integer, read_tlv, tlv, tlv_size, tlv_with,
 };
 use super::http::Scheme;
 use super::http::tls::{self, Connection};
@@ -58,6 +58,9 @@ const MAX_RECORDED_ATTRIBUTES: usize = 64;
 
 /// The longest `LDAP_DOMAIN` accepted (a DNS name).
 const MAX_DOMAIN: usize = 253;
+
+/// A BindRequest's `sasl [3] SaslCredentials` authentication choice.
+const SASL: u8 = context(3);
 
 mod op {
     pub const BIND_REQUEST: u8 = 0x60;
@@ -367,7 +370,7 @@ fn parse_bind(body: &[u8]) -> Option<Bind<'_>> {
     let (dn, rest) = expect(rest, TAG_OCTET_STRING)?;
     let auth = match read_tlv(rest)? {
         (0x80, password, _) => Auth::Simple(password),
-        (0xa3, sasl, _) => {
+        (SASL, sasl, _) => {
             let (mechanism, rest) = expect(sasl, TAG_OCTET_STRING)?;
             let credentials = expect(rest, TAG_OCTET_STRING).map_or(&[][..], |(c, _)| c);
             Auth::Sasl { mechanism, credentials }

@@ -6,8 +6,9 @@
 //!   the TLS certificate.
 //! * `<P>_DISTRO` — the distribution slug (default `debian`): the greeting's package tag,
 //!   `Dovecot (Debian) ready.`, `Dovecot (Ubuntu) ready.` or `Dovecot ready.`.
-//! * `<P>_USERS` — the accounts that log in, `user:password` separated by commas (default
-//!   the weak `admin:admin123,root:toor,mail:mail,user:user`); every other login fails.
+//! * `IMAP_USERS` — the accounts that log in, `user:password` separated by commas (default
+//!   the weak `admin:admin123,root:toor,mail:mail,user:user`); every other login fails. POP3
+//!   shares it, as in the reference, so the two services of one mail host agree.
 //!
 //! A logged-in client finds the same three bait messages ([`store`]) in its INBOX; nothing
 //! it does changes them for the next connection. A failed login is answered after two
@@ -42,10 +43,13 @@ pub const LIMITS: TcpLimits = TcpLimits {
     max_bytes_in: 1024 * 1024,
 };
 
+/// The accounts of both services (the reference's name: POP3 shares IMAP's).
+const USERS_VAR: &str = "IMAP_USERS";
+
 /// Dovecot's default `auth_failure_delay`.
 const AUTH_FAILURE_DELAY: Duration = Duration::from_secs(2);
 
-/// Accounts when `<P>_USERS` is unset: the original's weak defaults.
+/// Accounts when `IMAP_USERS` is unset: the original's weak defaults.
 const DEFAULT_USERS: &str = "admin:admin123,root:toor,mail:mail,user:user";
 
 /// UIDVALIDITY is the mailbox's creation time in Dovecot: a stable moment of 2020-2023.
@@ -74,7 +78,7 @@ pub struct MailServer {
 }
 
 impl MailServer {
-    /// The server configured from `<prefix>_DISTRO`, `<prefix>_USERS` and `NODE_NAME`.
+    /// The server configured from `<prefix>_DISTRO`, [`USERS_VAR`] and `NODE_NAME`.
     pub fn from_env(env: &Env, prefix: &str, transport: Transport) -> Result<MailServer, ConfigError> {
         let distro_var = format!("{prefix}_DISTRO");
         let distro = env.get_or(&distro_var, "debian");
@@ -82,8 +86,7 @@ impl MailServer {
             let known: Vec<&str> = Distro::slugs().collect();
             ConfigError::new(&distro_var, format!("expected one of {}, got {distro:?}", known.join(", ")))
         })?;
-        let users_var = format!("{prefix}_USERS");
-        let accounts = env.accounts(&users_var, DEFAULT_USERS)?;
+        let accounts = env.accounts(USERS_VAR, DEFAULT_USERS)?;
         let decky = if env.decky().is_empty() { "localhost" } else { env.decky() };
         let tls = match transport {
             Transport::Plain => None,
@@ -240,7 +243,7 @@ mod tests {
 
     #[test]
     fn configuration_errors_name_their_variable() {
-        for (var, value) in [("POP3_DISTRO", "gentoo"), ("POP3_USERS", "nobody")] {
+        for (var, value) in [("POP3_DISTRO", "gentoo"), ("IMAP_USERS", "nobody")] {
             let error = MailServer::from_env(&Env::from_pairs([(var, value)]), "POP3", Transport::Plain)
                 .err()
                 .unwrap();

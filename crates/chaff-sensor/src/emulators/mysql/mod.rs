@@ -20,8 +20,9 @@ use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
+use crate::emulators::framed::read_all;
 use crate::env::{ConfigError, Env};
 use crate::event::{EndReason, Fields, escape};
 use crate::listener::{Session, Stream, TcpLimits};
@@ -343,15 +344,6 @@ async fn read_packet(stream: &mut Stream, expected_seq: u8) -> io::Result<Packet
         return Ok(Packet::Gone);
     }
     Ok(Packet::Payload(payload))
-}
-
-/// Fills `buf`; false if the client closed first.
-async fn read_all(stream: &mut Stream, buf: &mut [u8]) -> io::Result<bool> {
-    match stream.read_exact(buf).await {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
-        Err(e) => Err(e),
-    }
 }
 
 /// Records why the handshake failed and answers `ERROR 1043 (08S01): Bad handshake`.

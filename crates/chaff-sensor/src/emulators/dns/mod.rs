@@ -27,16 +27,18 @@ use crate::persona::{decky_rng, fnv1a};
 use crate::ports::Transport;
 use crate::recorder::Recorder;
 
+pub mod wire;
+
+use self::wire::{
+    CLASS_CH, CLASS_IN, HEADER_BYTES, Header, TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_AXFR, TYPE_CNAME, TYPE_IXFR,
+    TYPE_MX, TYPE_NS, TYPE_OPT, TYPE_SOA, TYPE_TXT, class_name, read_name, type_name, write_name,
+};
+
 /// The catalogue port, reported as `dst_port` of UDP protocol events.
 const PORT: u16 = 53;
 
 /// The BIND version when `DNS_BIND_VERSION` is unset.
 const DEFAULT_BIND_VERSION: &str = "9.18.28-0ubuntu0.22.04.1-Ubuntu";
-
-/// Longest name on the wire (RFC 1035 §2.3.4), and the most compression pointers followed
-/// while reading one: a loop of pointers ends there.
-const MAX_NAME_BYTES: usize = 255;
-const MAX_POINTER_HOPS: usize = 16;
 
 /// TTL of every record the zone serves; CHAOS answers have TTL 0, as BIND's.
 const TTL: u32 = 3600;
@@ -48,19 +50,6 @@ const MAX_TXT_BYTES: usize = 1024;
 /// Offset of the question name in a message: answers about it point there (RFC 1035 §4.1.4).
 const QUESTION_NAME_POINTER: [u8; 2] = [0xc0, 12];
 
-const TYPE_A: u16 = 1;
-const TYPE_NS: u16 = 2;
-const TYPE_CNAME: u16 = 5;
-const TYPE_SOA: u16 = 6;
-const TYPE_MX: u16 = 15;
-const TYPE_TXT: u16 = 16;
-const TYPE_AAAA: u16 = 28;
-const TYPE_OPT: u16 = 41;
-const TYPE_IXFR: u16 = 251;
-const TYPE_AXFR: u16 = 252;
-const TYPE_ANY: u16 = 255;
-const CLASS_IN: u16 = 1;
-const CLASS_CH: u16 = 3;
 const EDNS_NSID: u16 = 3;
 
 const RCODE_NOERROR: u8 = 0;
@@ -358,60 +347,21 @@ fn query_fields(question: &Question) -> Fields {
         .text("class", class_name(question.qclass))
 }
 
-/// The mnemonic of a record type, else `TYPE<n>` (RFC 3597).
-pub fn type_name(qtype: u16) -> String {
-    let known = match qtype {
-        TYPE_A => "A",
-        TYPE_NS => "NS",
-        TYPE_CNAME => "CNAME",
-        TYPE_SOA => "SOA",
-        12 => "PTR",
-        TYPE_MX => "MX",
-        TYPE_TXT => "TXT",
-        TYPE_AAAA => "AAAA",
-        33 => "SRV",
-        TYPE_OPT => "OPT",
-        43 => "DS",
-        48 => "DNSKEY",
-        65 => "HTTPS",
-        TYPE_IXFR => "IXFR",
-        TYPE_AXFR => "AXFR",
-        TYPE_ANY => "ANY",
-        _ => return format!("TYPE{qtype}"),
-    };
-    known.to_owned()
-}
-
-fn class_name(qclass: u16) -> String {
-    match qclass {
-        CLASS_IN => "IN".to_owned(),
-        CLASS_CH => "CH".to_owned(),
-        4 => "HS".to_owned(),
-        TYPE_ANY => "ANY".to_owned(),
-        _ => format!("CLASS{qclass}"),
-    }
-}
-
 /// Parses a query: header, the first question, and an OPT record among the additional ones.
 /// `None` for anything that is not a query with one readable question.
 pub fn parse_query(message: &[u8]) -> Option<Question> {
-    let header = message.get(..12)?;
-    let word = |i: usize| u16::from_be_bytes([header[i], header[i + 1]]);
-    let (id, flags) = (word(0), word(2));
-    if flags & 0x8000 != 0 || word(4) == 0 {
+    let header = Header::parse(message)?;
+    if !header.is_query() {
         return None;
     }
-    let (name, mut at) = read_name(message, 12)?;
-    let qtype = u16::from_be_bytes(message.get(at..at + 2)?.try_into().ok()?);
-    let qclass = u16::from_be_bytes(message.get(at + 2..at + 4)?.try_into().ok()?);
-    at += 4;
-    let edns = if word(4) == 1 { find_opt(message, at, word(6), word(8), word(10)) } else { None };
-    Some(Question { id, flags, name, qtype, qclass, edns })
+    let (wire::Question { name, qtype, qclass }, at) = wire::read_question(message, HEADER_BYTES)?;
+    let edns = if header.questions == 1 { find_opt(message, at, &header) } else { None };
+    Some(Question { id: header.id, flags: header.flags, name, qtype, qclass, edns })
 }
 
 /// Walks the answer, authority and additional records from `at`, looking for an OPT.
-fn find_opt(message: &[u8], mut at: usize, answers: u16, authority: u16, additional: u16) -> Option<Edns> {
-    let total = u32::from(answers) + u32::from(authority) + u32::from(additional);
+fn find_opt(message: &[u8], mut at: usize, header: &Header) -> Option<Edns> {
+    let total = u32::from(header.answers) + u32::from(header.authority) + u32::from(header.additional);
     for _ in 0..total.min(64) {
         let (_, after_name) = read_name(message, at)?;
         let fixed = message.get(after_name..after_name + 10)?;
@@ -436,95 +386,6 @@ fn has_option(mut rdata: &[u8], wanted: u16) -> bool {
         rdata = rdata.get(4 + length..).unwrap_or_default();
     }
     false
-}
-
-/// Reads a possibly compressed name at `at`; returns it (labels joined by dots, bytes that
-/// are not printable ASCII escaped as `\DDD` like BIND) and the offset after it in place.
-/// Bounded: at most [`MAX_POINTER_HOPS`] pointers and [`MAX_NAME_BYTES`] bytes.
-pub fn read_name(message: &[u8], mut at: usize) -> Option<(String, usize)> {
-    let mut name = String::new();
-    let mut wire_length = 0usize;
-    let mut end = None;
-    let mut hops = 0;
-    loop {
-        let length = *message.get(at)?;
-        match length & 0xc0 {
-            0x00 if length == 0 => break,
-            0x00 => {
-                let label = message.get(at + 1..at + 1 + usize::from(length))?;
-                wire_length += label.len() + 1;
-                if wire_length > MAX_NAME_BYTES {
-                    return None;
-                }
-                if !name.is_empty() {
-                    name.push('.');
-                }
-                push_label(&mut name, label);
-                at += 1 + label.len();
-            }
-            0xc0 => {
-                let low = *message.get(at + 1)?;
-                hops += 1;
-                if hops > MAX_POINTER_HOPS {
-                    return None;
-                }
-                end.get_or_insert(at + 2);
-                at = usize::from(u16::from_be_bytes([length & 0x3f, low]));
-            }
-            _ => return None,
-        }
-    }
-    Some((name, end.unwrap_or(at + 1)))
-}
-
-fn push_label(name: &mut String, label: &[u8]) {
-    for &b in label {
-        match b {
-            b'.' | b'\\' => {
-                name.push('\\');
-                name.push(char::from(b));
-            }
-            0x21..=0x7e => name.push(char::from(b)),
-            _ => name.push_str(&format!("\\{b:03}")),
-        }
-    }
-}
-
-/// Writes `name` uncompressed. Names come from the zone or a parsed question: labels of at
-/// most 63 bytes (longer ones are cut, which only a hostile question could need).
-fn write_name(out: &mut Vec<u8>, name: &str) {
-    for label in name.split('.').filter(|l| !l.is_empty()) {
-        let bytes = unescape_label(label);
-        let bytes = &bytes[..bytes.len().min(63)];
-        out.push(bytes.len() as u8);
-        out.extend_from_slice(bytes);
-    }
-    out.push(0);
-}
-
-/// The bytes of a label written by [`push_label`].
-fn unescape_label(label: &str) -> Vec<u8> {
-    let bytes = label.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
-            let digits = bytes.get(i + 1..i + 4).and_then(|d| std::str::from_utf8(d).ok());
-            if let Some(value) = digits.and_then(|d| d.parse::<u8>().ok()) {
-                out.push(value);
-                i += 4;
-                continue;
-            }
-            if let Some(&escaped) = bytes.get(i + 1) {
-                out.push(escaped);
-                i += 2;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    out
 }
 
 /// Writes `record`; its name is compressed to a pointer when it is the question's.
@@ -703,14 +564,6 @@ mod tests {
         for cut in 0..whole.len() {
             assert_eq!(parse_query(&whole[..cut]), None, "cut at {cut}");
         }
-    }
-
-    #[test]
-    fn a_pointer_to_an_earlier_name_is_followed() {
-        let mut message = query("example.com", TYPE_A, CLASS_IN);
-        let at = message.len();
-        message.extend_from_slice(&[3, b'w', b'w', b'w', 0xc0, 12]);
-        assert_eq!(read_name(&message, at), Some(("www.example.com".to_owned(), at + 6)));
     }
 
     #[test]
