@@ -220,7 +220,7 @@ fn the_persona_of_each_decky_reaches_the_sensor() {
         let distro_var = match slug.as_str() {
             "http" | "https" => Some("HTTP_DISTRO".to_owned()),
             "smtp" | "smtp_relay" => Some("SMTP_DISTRO".to_owned()),
-            "ftp" | "mysql" | "postgres" | "redis" | "snmp" | "ssh" | "telnet" | "imap" | "pop3" => {
+            "ftp" | "ldap" | "mysql" | "postgres" | "redis" | "snmp" | "ssh" | "telnet" | "imap" | "pop3" => {
                 Some(format!("{}_DISTRO", slug.to_ascii_uppercase()))
             }
             _ => None,
