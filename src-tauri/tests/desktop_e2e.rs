@@ -82,6 +82,13 @@ async fn analyst_deploys_changes_watches_and_tears_down_in_the_app() {
     .await;
     app.screenshot("progress-running").await;
     wait_all_succeeded(&app, "deploy", 3, long).await;
+    let widths =
+        app.eval("[...document.querySelectorAll('#progress-list .fill')].map(f => f.style.width)").await;
+    assert_eq!(
+        widths,
+        json!(["100%", "100%", "100%"]),
+        "each finished bar is full (set through the CSSOM: the CSP drops style attributes)"
+    );
     app.screenshot("progress").await;
 
     // The progress panel survives a reload of the window.
