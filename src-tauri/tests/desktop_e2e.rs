@@ -82,6 +82,13 @@ async fn analyst_deploys_changes_watches_and_tears_down_in_the_app() {
     .await;
     app.screenshot("progress-running").await;
     wait_all_succeeded(&app, "deploy", 3, long).await;
+    let widths =
+        app.eval("[...document.querySelectorAll('#progress-list .fill')].map(f => f.style.width)").await;
+    assert_eq!(
+        widths,
+        json!(["100%", "100%", "100%"]),
+        "each finished bar is full (set through the CSSOM: the CSP drops style attributes)"
+    );
     app.screenshot("progress").await;
 
     // The progress panel survives a reload of the window.
@@ -143,6 +150,26 @@ async fn analyst_deploys_changes_watches_and_tears_down_in_the_app() {
     app.open_screen("fleet").await;
     app.wait_for("#fleet-empty", Duration::from_secs(30)).await;
     assert!(chaff_tests::fleet_container_ids(FLEET).is_empty(), "no container of the fleet is left");
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_docker_the_app_explains_how_to_fix_it_and_still_designs() {
+    let app = Desktop::launch_with(&[("DOCKER_HOST", "unix:///nonexistent/chaff-e2e-docker.sock")]).await;
+    app.wait_for("#banner:not([hidden])", Duration::from_secs(20)).await;
+    let banner = app.eval("document.getElementById('banner').textContent").await;
+    let banner = banner.as_str().unwrap();
+    assert!(banner.contains("cannot reach Docker") && banner.contains("systemctl start docker"), "{banner}");
+    let pill = app.eval("document.getElementById('docker-pill').className").await;
+    assert_eq!(pill, json!("pill bad"));
+    app.wait_for("#fleet-empty", Duration::from_secs(30)).await;
+    app.screenshot("no-docker").await;
+
+    // Designing and previewing a fleet needs no Docker.
+    app.open_screen("deploy").await;
+    app.run("document.getElementById('ini-text').value = arguments[0];", vec![json!(LAB_INI)]).await;
+    app.click("#ini-preview").await;
+    app.wait_for("#preview-table", Duration::from_secs(30)).await;
     app.close().await;
 }
 

@@ -3,13 +3,16 @@
 
 const PROPERTIES = new Set(['checked', 'disabled', 'hidden', 'selected', 'value', 'multiple', 'open', 'indeterminate']);
 
-/** h('button', {class: 'x', onclick: f}, 'Deploy') → an element. */
+/** h('button', {class: 'x', onclick: f}, 'Deploy') → an element; `style` is an object. */
 export function h(tag, attrs = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs ?? {})) {
     if (value === undefined || value === null || value === false) continue;
     if (name.startsWith('on') && typeof value === 'function') {
       element.addEventListener(name.slice(2), value);
+    } else if (name === 'style') {
+      // Through the CSSOM: the CSP (style-src 'self') ignores style attributes.
+      Object.assign(element.style, value);
     } else if (name === 'dataset') {
       Object.assign(element.dataset, value);
     } else if (PROPERTIES.has(name)) {

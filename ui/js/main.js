@@ -11,6 +11,12 @@ import { createPluginsView } from './views/plugins.js';
 import { createProgressView } from './views/progress.js';
 
 const SCREENS = ['fleet', 'deploy', 'progress', 'catalogue', 'events', 'plugins'];
+/** How many recent latencies the window keeps for inspection (benchmarks read them). */
+const KEPT_LATENCIES = 2000;
+
+// How late lifecycle updates reach the page: engine publication → DOM updated, in ms.
+const metrics = { lifecycleLatencyMs: [] };
+window.chaffMetrics = metrics;
 let catalogue = { services: [], strategies: [], archetypes: [], distros: [], os_families: [] };
 let active = 'fleet';
 
@@ -132,7 +138,11 @@ async function boot() {
   document.querySelector('[role=tablist]').addEventListener('keydown', tabKeys);
 
   await Promise.all([
-    on(names.LIFECYCLE, (p) => { views.progress.lifecycleEvent(p); }),
+    on(names.LIFECYCLE, (p) => {
+      views.progress.lifecycleEvent(p);
+      metrics.lifecycleLatencyMs.push(Date.now() - p.ts * 1000);
+      if (metrics.lifecycleLatencyMs.length > KEPT_LATENCIES) metrics.lifecycleLatencyMs.shift();
+    }),
     on(names.SERVICE_ADDED, refreshFleetSoon),
     on(names.SERVICE_REMOVED, refreshFleetSoon),
     on(names.SERVICE_CONFIG_CHANGED, refreshFleetSoon),

@@ -69,6 +69,11 @@ fn wait_for_port(port: u16, timeout: Duration) {
 impl Desktop {
     /// Starts the app and waits until its window has loaded everything it shows first.
     pub async fn launch() -> Desktop {
+        Desktop::launch_with(&[]).await
+    }
+
+    /// [`Desktop::launch`] with extra environment for the app (e.g. another `DOCKER_HOST`).
+    pub async fn launch_with(env: &[(&str, &str)]) -> Desktop {
         let data_dir = tempfile::tempdir().unwrap();
         let (display, name) = match std::env::var("DISPLAY") {
             Ok(name) if !name.is_empty() => (None, name),
@@ -83,6 +88,7 @@ impl Desktop {
             .env("DISPLAY", &name)
             .env("CHAFF_DATA_DIR", data_dir.path())
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

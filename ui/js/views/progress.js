@@ -40,7 +40,7 @@ export function createProgressView(ctx) {
         h('span', { class: `badge ${entry.status}` }, entry.status)),
       h('div', { class: 'bar', role: 'progressbar', 'aria-label': `${entry.decky} ${entry.operation}`,
         'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': percent },
-      h('div', { class: 'fill', style: `width: ${percent}%` })),
+      h('div', { class: 'fill', style: { width: `${percent}%` } })),
       h('div', { class: entry.status === 'failed' ? 'step error-text' : 'step' }, detail));
   }
 
