@@ -42,8 +42,11 @@ pub const TABLE_CAPACITY: usize = 4096;
 /// Bytes kept of each frame: enough for Ethernet + VLAN + the longest IPv4 header + the
 /// TCP flags; longer frames are truncated by the kernel.
 pub const SNAPLEN: usize = 256;
-/// After a receive error (the interface went down), how long before reading again.
+/// After a receive error (the interface went down), how long before reading again; doubled
+/// after each error in a row up to [`MAX_ERROR_PAUSE`], so a lost interface costs one event
+/// a minute, not a flood.
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
+const MAX_ERROR_PAUSE: Duration = Duration::from_secs(60);
 
 const INTERFACE_ENV: &str = "SNIFFER_INTERFACE";
 const PROMISCUOUS_ENV: &str = "SNIFFER_PROMISCUOUS";
@@ -159,19 +162,24 @@ fn event(kind: Kind<'_>) -> Event<'_> {
 /// what reached the interface is a sighting.
 async fn capture(socket: AsyncFd<RawSocket>, mut observer: Observer, recorder: Arc<Recorder>) {
     let mut buf = [0u8; SNAPLEN];
+    let mut pause = ERROR_PAUSE;
     loop {
         let mut ready = match socket.readable().await {
             Ok(ready) => ready,
             Err(e) => return record_error(&recorder, &format!("capture: {e}")),
         };
         match ready.try_io(|s| s.get_ref().recv(&mut buf)) {
-            Ok(Ok(received)) if !received.outgoing => {
-                observer.frame(&buf[..received.len.min(SNAPLEN)], Instant::now(), &recorder);
+            Ok(Ok(received)) => {
+                pause = ERROR_PAUSE;
+                if !received.outgoing {
+                    observer.frame(&buf[..received.len.min(SNAPLEN)], Instant::now(), &recorder);
+                }
             }
-            Ok(Ok(_)) | Err(_) => {}
+            Err(_would_block) => {}
             Ok(Err(e)) => {
                 record_error(&recorder, &format!("capture: {e}"));
-                tokio::time::sleep(ERROR_PAUSE).await;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_ERROR_PAUSE);
             }
         }
     }
