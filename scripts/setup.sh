@@ -11,6 +11,8 @@ APT_PACKAGES=(build-essential libc6-dev pkg-config docker-compose iproute2
   openssh-client sshpass curl redis-tools mariadb-client lftp ftp swaks telnet nmap netcat-openbsd
   postgresql-client freetds-bin dnsutils snmp tftp-hpa smbclient freerdp2-x11 sipsak
   python3-pymodbus python3-serial-asyncio mosquitto-clients ldap-utils python3-pymongo
+  # arping: the ARP who-has the sniffer's veth test sends.
+  iputils-arping
   # The desktop app: WebKitGTK and friends to build it, a virtual display, WebKit's WebDriver
   # and node (the UI's unit tests) to test it.
   libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libgtk-3-dev libssl-dev

@@ -213,6 +213,21 @@ fn an_ini_using_every_builtin_service() {
     assert_eq!(sniffer["labels"]["io.chaff.role"], "fleet-service");
     assert_eq!(sniffer["cap_add"], serde_json::json!(["NET_RAW", "NET_ADMIN"]));
     assert_eq!(sniffer["environment"]["NODE_NAME"], "everything-sniffer");
+    // Raw sockets for the sniffer only; NET_ADMIN also for the bases (they tune the decky's
+    // network stack), never for another service container.
+    for (name, service) in services.as_object().unwrap() {
+        let caps: Vec<&str> =
+            service["cap_add"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).collect();
+        let role = service["labels"][naming::labels::ROLE].as_str();
+        let expected: &[&str] = match role {
+            Some("fleet-service") => &["NET_RAW", "NET_ADMIN"],
+            Some("base") => &["NET_ADMIN"],
+            _ => &[],
+        };
+        let privileged: Vec<&str> =
+            caps.into_iter().filter(|c| ["NET_RAW", "NET_ADMIN"].contains(c)).collect();
+        assert_eq!(privileged, expected, "{name} ({role:?})");
+    }
     assert_eq!(services["files-wiki"]["image"], "ghcr.io/example/wiki:2");
     assert_eq!(services["relay-smtp-relay"]["container_name"], "relay-smtp-relay");
     assert_eq!(project.document["networks"]["chaff_everything"]["driver_opts"]["ipvlan_mode"], "l2");

@@ -8,7 +8,8 @@
 //!   plugin set ([`Env`]), and serves each with its protocol emulator ([`emulators`]); ports
 //!   without one run the low-interaction [`emulators::generic`] listener: TCP connections are
 //!   accepted and read (at most 64 KiB, closed after 30 s of silence or 10 minutes), UDP
-//!   datagrams are recorded, nothing is answered. `sniffer` has no ports and idles.
+//!   datagrams are recorded, nothing is answered. `sniffer` has no ports: it captures
+//!   frames on its interface ([`emulators::sniffer`]).
 //!
 //! Everything runs on one single-threaded tokio runtime ([`listener`]).
 //!

@@ -73,9 +73,6 @@ fn run(name: &str) -> ExitCode {
             }
         };
         if let Some(service) = service {
-            if service.ports.is_empty() {
-                eprintln!("chaff-sensor: {}: no ports to serve yet; idling", service.slug);
-            }
             let env = Env::from_process();
             let recorder = Arc::new(Recorder::stdout(env.decky(), service.slug));
             if let Err(e) = emulators::start(service, IpAddr::V4(Ipv4Addr::UNSPECIFIED), &env, &recorder) {

@@ -44,8 +44,17 @@ fn unknown_emulator_lists_the_known_ones_and_exits_2() {
 }
 
 fn stops_on(signal: &str, emulator: &str) {
-    let mut child =
-        Command::new(BIN).arg(emulator).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    stops_on_with(signal, emulator, &[]);
+}
+
+fn stops_on_with(signal: &str, emulator: &str, env: &[(&str, &str)]) {
+    let mut child = Command::new(BIN)
+        .arg(emulator)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     // Let it install its handlers (before that, the default action would also end it, but
     // with a signal instead of exit code 0).
     std::thread::sleep(Duration::from_millis(300));
@@ -76,7 +85,18 @@ fn idle_exits_0_on_sigint() {
     stops_on("INT", "idle");
 }
 
+/// Capturing needs `CAP_NET_RAW`: the tests run as root.
 #[test]
-fn portless_sniffer_idles_and_exits_0_on_sigterm() {
-    stops_on("TERM", "sniffer");
+fn sniffer_captures_and_exits_0_on_sigterm() {
+    stops_on_with("TERM", "sniffer", &[("SNIFFER_INTERFACE", "lo")]);
+}
+
+#[test]
+fn sniffer_on_a_missing_interface_names_the_variable_and_exits_1() {
+    let out = Command::new(BIN).arg("sniffer").env("SNIFFER_INTERFACE", "chaff-nothere").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("SNIFFER_INTERFACE: no interface named \"chaff-nothere\""), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains(r#""kind":"error""#), "{stdout}");
 }

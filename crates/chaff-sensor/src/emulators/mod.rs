@@ -32,6 +32,7 @@ pub mod shell;
 pub mod sip;
 pub mod smb;
 pub mod smtp;
+pub mod sniffer;
 pub mod snmp;
 pub mod spnego;
 pub mod ssh;
@@ -283,12 +284,15 @@ pub enum StartError {
     Bind { port: Port, addr: SocketAddr, source: io::Error },
     /// The environment configures an emulator wrongly.
     Config { port: Port, source: ConfigError },
+    /// The sniffer (no ports) could not open its capture.
+    Capture(sniffer::CaptureError),
 }
 
 impl StartError {
     fn port(&self) -> Port {
         match self {
             StartError::Bind { port, .. } | StartError::Config { port, .. } => *port,
+            StartError::Capture(_) => Port { number: 0, transport: Transport::Udp },
         }
     }
 }
@@ -302,6 +306,7 @@ impl fmt::Display for StartError {
             StartError::Config { port, source } => {
                 write!(f, "cannot configure {} port {}: {source}", port.transport, port.number)
             }
+            StartError::Capture(source) => source.fmt(f),
         }
     }
 }
@@ -311,6 +316,7 @@ impl std::error::Error for StartError {
         match self {
             StartError::Bind { source, .. } => Some(source),
             StartError::Config { source, .. } => Some(source),
+            StartError::Capture(source) => Some(source),
         }
     }
 }
@@ -350,13 +356,17 @@ enum Bound {
 
 /// Configures and binds every port of `service` on `ip`, then serves them all as tasks on
 /// the current tokio runtime (call it inside one). Nothing is served unless every port could
-/// be configured and bound; a failure is also recorded as an `error` event.
+/// be configured and bound; a failure is also recorded as an `error` event. The portless
+/// `sniffer` starts its capture instead ([`sniffer::start`]).
 pub fn start(
     service: &Service,
     ip: IpAddr,
     env: &Env,
     recorder: &Arc<Recorder>,
 ) -> Result<Vec<JoinHandle<()>>, StartError> {
+    if service.slug == sniffer::SLUG {
+        return sniffer::start(env, recorder).map(|task| vec![task]).map_err(StartError::Capture);
+    }
     let fail = |error: StartError| {
         let port = error.port();
         let message = error.to_string();

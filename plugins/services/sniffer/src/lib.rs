@@ -1,6 +1,8 @@
-//! `sniffer`: passive TLS fingerprinting (JA3/JA3S/JA4/JA4S/JA4L, certificates, session
-//! resumption). One instance serves the whole fleet, never one per decky. It listens on no
-//! port; it needs raw sockets to capture.
+//! `sniffer`: the fleet's passive observer. It records what reaches its interface on the
+//! fleet network: ARP who-has for any address (every first contact with a decky or an unused
+//! address), gratuitous ARP and address conflicts, and the SYNs, UDP datagrams and ICMP echoes
+//! that reach it. One instance serves the whole fleet, never one per decky. It listens on no
+//! port; it needs raw sockets to capture, and is the only service granted them.
 
 use chaff_plugin_sdk::prelude::*;
 
@@ -14,8 +16,8 @@ impl ServicePlugin for Sniffer {
         vec![
             ServiceInfo::new(
                 SLUG,
-                "TLS sniffer",
-                "Fleet-wide passive TLS fingerprinting (JA3/JA4) of decky traffic.",
+                "Network sniffer",
+                "Fleet-wide passive capture: who probes which decky or unused address (ARP, SYN, UDP, ICMP).",
             )
             .fleet_singleton()
             .image(SENSOR_IMAGE)
