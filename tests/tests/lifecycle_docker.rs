@@ -17,7 +17,7 @@ use chaff_lifecycle::{
     TeardownTarget, Uuid,
 };
 use chaff_state::{Store, Timestamp};
-use chaff_tests::{docker, fleet_container_ids, network_exists, remove_everything_of};
+use chaff_tests::{container_ip, docker, fleet_container_ids, network_exists, remove_everything_of};
 use indexmap::IndexMap;
 use serde_json::Value;
 
@@ -241,6 +241,44 @@ async fn a_decky_whose_address_is_taken_fails_alone() {
     let down = lab.engine.teardown(TeardownTarget::Fleet("e2e-taken".into())).unwrap();
     lab.expect_success(&down.lifecycle_ids).await;
     assert!(containers_of("e2e-taken").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_service_that_cannot_be_created_fails_the_rows_saying_so() {
+    let _serial = SERIAL.lock().await;
+    let lab = Lab::new("e2e-fsvc", BollardDocker::from_env());
+    let general =
+        "[general]\nname = e2e-fsvc\nnet = 10.241.15.0/24\ngw = 10.241.15.1\nfleet_services = sniffer\n\n";
+    let first = lab.deploy(&format!("{general}[fs-one]\nservices = redis\n"));
+    lab.expect_success(&first).await;
+    // The sniffer goes away and something outside Chaff takes its address.
+    let sniffer = chaff_engine::naming::fleet_service_container_name("e2e-fsvc", "sniffer");
+    let address = container_ip(&sniffer);
+    assert!(address.starts_with("10.241.15."), "the sniffer has a fleet address: {address:?}");
+    docker(&["rm", "-f", &sniffer]);
+    let squatter = "e2e-fsvc-squatter";
+    docker(&["rm", "-f", squatter]);
+    let run = Command::new("docker")
+        .args(["run", "-d", "--name", squatter, "--network", "chaff_e2e-fsvc", "--ip", &address])
+        .args(["chaff-sensor:0.1", "idle"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+
+    // Adding a decky also brings the fleet services back to their design, which now fails.
+    let ids = lab.deploy(&format!("{general}[fs-two]\nservices = redis\n"));
+    let rows = lab.wait(&ids).await;
+    docker(&["rm", "-f", squatter]);
+    let [row] = &rows[..] else { panic!("one row: {rows:#?}") };
+    assert_eq!((row.decky.as_str(), row.status), ("fs-two", LifecycleStatus::Failed), "{row:#?}");
+    let error = row.error.as_deref().unwrap();
+    println!("error of the row whose fleet service failed: {error}");
+    assert!(error.contains("fleet's services failed") && error.contains(&sniffer), "{error}");
+    assert_eq!(inspect("fs-two")["State"]["Running"], true, "the decky itself is up");
+
+    let down = lab.engine.teardown(TeardownTarget::Fleet("e2e-fsvc".into())).unwrap();
+    lab.expect_success(&down.lifecycle_ids).await;
+    assert!(containers_of("e2e-fsvc").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

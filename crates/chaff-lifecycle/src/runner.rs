@@ -171,7 +171,13 @@ async fn run<D: DockerApi>(inner: Arc<Inner<D>>, job: Job, cancel: CancellationT
     match execute(&inner, &job, &row_ids, &cancel).await {
         Ok(outcomes) => {
             for row in &mut rows {
-                row.outcome = Some(outcomes.get(&row.decky).cloned().unwrap_or(Ok(())));
+                let own = outcomes.deckies.get(&row.decky).cloned().unwrap_or(Ok(()));
+                row.outcome = Some(own.and_then(|()| match &outcomes.fleet_services {
+                    Some(error) => {
+                        Err(format!("the decky is ready, but the fleet's services failed: {error}"))
+                    }
+                    None => Ok(()),
+                }));
             }
         }
         Err(reason) => {
@@ -299,14 +305,22 @@ pub(crate) async fn observe<D: DockerApi>(docker: &D) -> Result<Observed, Docker
     })
 }
 
-/// Runs the job's plan. `Err` fails every row with that reason; `Ok` maps each decky that
-/// had steps to how they went (deckies without steps were already as desired).
+/// How a job's plan went: each decky that had steps (deckies without steps were already as
+/// desired), and the fleet services' steps, which belong to no decky.
+struct Outcomes {
+    deckies: BTreeMap<String, Result<(), String>>,
+    /// Why the fleet services (the sniffer) could not be brought to their design. Every row
+    /// of the job reports it: the operation did not reach the desired state.
+    fleet_services: Option<String>,
+}
+
+/// Runs the job's plan. `Err` fails every row with that reason.
 async fn execute<D: DockerApi>(
     inner: &Arc<Inner<D>>,
     job: &Job,
     rows: &HashMap<String, Uuid>,
     cancel: &CancellationToken,
-) -> Result<BTreeMap<String, Result<(), String>>, String> {
+) -> Result<Outcomes, String> {
     inner.docker.ping().await.map_err(|e| e.to_string())?;
     if let Some(first) = &job.remove_first {
         for id in rows.values() {
@@ -350,17 +364,18 @@ async fn execute<D: DockerApi>(
     }
     let groups: Vec<_> =
         futures_util::stream::iter(work).buffer_unordered(inner.max_parallel_deckies).collect().await;
-    let mut outcomes = BTreeMap::new();
+    let mut outcomes = Outcomes { deckies: BTreeMap::new(), fleet_services: None };
     let mut failed = false;
     for (owner, outcome) in groups {
         failed |= outcome.is_err();
         match owner {
             Owner::Decky(decky) => {
-                outcomes.insert(decky, outcome);
+                outcomes.deckies.insert(decky, outcome);
             }
             Owner::FleetServices => {
                 if let Err(error) = outcome {
                     tracing::error!(fleet = %job.fleet, %error, "fleet services failed");
+                    outcomes.fleet_services = Some(error);
                 }
             }
         }
