@@ -137,23 +137,7 @@ impl Http {
             }
             Some(_) => {}
         }
-        let start = match LazyConfigAcceptor::new(Acceptor::default(), client).await {
-            Ok(start) => start,
-            Err(e) => {
-                session.record("tls", tls_failure(None, &e));
-                return Err(e);
-            }
-        };
-        let hello = tls::Hello::of(&start.client_hello());
-        let stream = match start.into_stream(Arc::clone(config)).await {
-            Ok(stream) => stream,
-            Err(e) => {
-                session.record("tls", tls_failure(Some(&hello), &e));
-                return Err(e);
-            }
-        };
-        let settled = tls::Settled::of(stream.get_ref().1);
-        session.record("tls", tls_success(&hello, &settled));
+        let (stream, settled) = accept_tls(client, session, config).await?;
         let protocols = self.protocols(Some(settled.alpn.as_deref()));
         self.serve_http(Peekable::new(stream), session, true, protocols).await
     }
@@ -420,6 +404,33 @@ fn auth_fields(attempt: &Credentials, app: &str, path: &str) -> Fields {
         .flag("success", false)
         .text("app", app)
         .bytes("path", truncated(path.as_bytes(), TARGET_RECORDED))
+}
+
+/// The TLS handshake of a client that did not start in the clear, recorded as a `tls` event
+/// whether it succeeds or not.
+async fn accept_tls(
+    client: Peekable<ClientStream>,
+    session: &Session,
+    config: &Arc<ServerConfig>,
+) -> std::io::Result<(tokio_rustls::server::TlsStream<Peekable<ClientStream>>, tls::Settled)> {
+    let start = match LazyConfigAcceptor::new(Acceptor::default(), client).await {
+        Ok(start) => start,
+        Err(e) => {
+            session.record("tls", tls_failure(None, &e));
+            return Err(e);
+        }
+    };
+    let hello = tls::Hello::of(&start.client_hello());
+    let stream = match start.into_stream(Arc::clone(config)).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            session.record("tls", tls_failure(Some(&hello), &e));
+            return Err(e);
+        }
+    };
+    let settled = tls::Settled::of(stream.get_ref().1);
+    session.record("tls", tls_success(&hello, &settled));
+    Ok((stream, settled))
 }
 
 /// The `tls` event of a completed handshake.

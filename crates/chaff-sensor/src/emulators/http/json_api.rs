@@ -20,17 +20,15 @@ use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use rustls::ServerConfig;
-use rustls::server::Acceptor;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_rustls::LazyConfigAcceptor;
 
 use super::config::Settings;
 use super::credentials::{self, Credentials};
 use super::io::{ClientStream, Peekable, end_reason};
 pub use super::pages::http_date;
 use super::{
-    CapturedBody, MAX_H2_HEADER_LIST, MAX_H2_STREAMS, MAX_HEAD_BYTES, head, request_fields, tls, tls_failure,
-    tls_success, write_and_close,
+    CapturedBody, MAX_H2_HEADER_LIST, MAX_H2_STREAMS, MAX_HEAD_BYTES, accept_tls, head, request_fields, tls,
+    write_and_close,
 };
 use crate::env::{ConfigError, Env};
 use crate::event::{EndReason, Fields};
@@ -222,23 +220,7 @@ impl<A: Api> ApiServer<A> {
             Some(first) if first.is_ascii_alphabetic() => return answer_plain_http(client, session).await,
             Some(_) => {}
         }
-        let start = match LazyConfigAcceptor::new(Acceptor::default(), client).await {
-            Ok(start) => start,
-            Err(e) => {
-                session.record("tls", tls_failure(None, &e));
-                return Err(e);
-            }
-        };
-        let hello = tls::Hello::of(&start.client_hello());
-        let stream = match start.into_stream(Arc::clone(config)).await {
-            Ok(stream) => stream,
-            Err(e) => {
-                session.record("tls", tls_failure(Some(&hello), &e));
-                return Err(e);
-            }
-        };
-        let settled = tls::Settled::of(stream.get_ref().1);
-        session.record("tls", tls_success(&hello, &settled));
+        let (stream, settled) = accept_tls(client, session, config).await?;
         let http2 = settled.alpn.as_deref() == Some(b"h2");
         self.serve_http(Peekable::new(stream), session, true, Some(http2)).await
     }
