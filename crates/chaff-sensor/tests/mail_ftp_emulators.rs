@@ -5,8 +5,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use chaff_sensor::Env;
 use chaff_sensor::emulators::Emulator;
@@ -15,32 +15,16 @@ use chaff_sensor::ports::{Port, Transport};
 use serde_json::{Value, json};
 
 mod support;
-use support::{connect, events_of as of_kind, kinds, output_text as text, wait_for, wait_for_kind};
+use support::{
+    connect, events_of as of_kind, kinds, output_text as text, run_command, wait_for, wait_for_kind,
+};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 
 /// Runs a client program with `stdin`, killing it after `limit`; returns its output.
 fn run(program: &str, args: &[&str], stdin: &str, limit: Duration) -> Output {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
-    assert!(Instant::now() <= deadline, "{program} timed out: {}", text(&output));
-    output
+    run_command(Command::new(program).args(args), stdin.as_bytes(), limit)
 }
 
 fn python(script: &str, args: &[&str]) -> Output {

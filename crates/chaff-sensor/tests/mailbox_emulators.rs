@@ -4,38 +4,21 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use chaff_sensor::recorder::MemoryLog;
 use serde_json::{Value, json};
 
 mod support;
-use support::{connect, events, output_text as text, serve, wait_for, wait_for_kind};
+use support::{connect, events, output_text as text, run_command, serve, wait_for, wait_for_kind};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 
 /// Runs a client program, killing it after `limit`; returns its output.
 fn run(program: &str, args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
-    assert!(Instant::now() <= deadline, "{program} timed out: {}", text(&output));
-    output
+    run_command(Command::new(program).args(args), b"", limit)
 }
 
 fn curl(url: &str, credentials: &str, extra: &[&str]) -> Output {

@@ -4,14 +4,14 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chaff_sensor::recorder::MemoryLog;
 use serde_json::Value;
 
 mod support;
-use support::{connect, kinds, wait_for};
+use support::{connect, kinds, run_command as run, wait_for};
 
 const DECKY: &str = "decky-07";
 
@@ -42,33 +42,6 @@ fn serve_ssh(extra: &[(&str, &str)]) -> (SocketAddr, MemoryLog) {
 
 fn serve_telnet(extra: &[(&str, &str)]) -> (SocketAddr, MemoryLog) {
     serve("telnet", 23, &env("TELNET", extra))
-}
-
-/// Runs `command` with `stdin`, killed after `limit`.
-fn run(command: &mut Command, stdin: &[u8], limit: Duration) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin).unwrap();
-    drop(input);
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let output = child.wait_with_output().unwrap();
-            panic!(
-                "{command:?} still running after {limit:?}\nstdout: {}\nstderr: {}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// `ssh [options] user@addr [command]` with no host key checks, no config files, no agent.

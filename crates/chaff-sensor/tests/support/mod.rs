@@ -76,6 +76,31 @@ pub fn run_client(program: &str, args: &[&str], env: &[(&str, &str)], seconds: u
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
 }
 
+/// Runs `command` with `stdin` as its input; a command still running after `limit` is
+/// killed and fails the test with what it printed.
+pub fn run_command(command: &mut Command, stdin: &[u8], limit: Duration) -> Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin).unwrap();
+    drop(input);
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!("{command:?} still running after {limit:?}\n{}", output_text(&output));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// [`run_client`] with the test's environment as it is, for at most 20 seconds.
 pub fn run(program: &str, args: &[&str]) -> Output {
     run_client(program, args, &[], 20)
