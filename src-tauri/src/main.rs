@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     let data_dir = match DataDir::resolve(None).and_then(|dir| dir.ensure().map(|()| dir)) {
         Ok(dir) => dir,
         Err(error) => {
+            // Before logging exists (its directory is in the data directory).
             eprintln!("chaff-desktop: {error}");
             return ExitCode::FAILURE;
         }
@@ -36,7 +37,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("chaff-desktop: cannot start the async runtime: {error}");
+            tracing::error!(%error, "cannot start the async runtime");
             return ExitCode::FAILURE;
         }
     };
@@ -46,7 +47,6 @@ fn main() -> ExitCode {
         Ok(app) => Arc::new(app),
         Err(error) => {
             tracing::error!(%error, "cannot start the engine");
-            eprintln!("chaff-desktop: cannot start the engine: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -63,7 +63,6 @@ fn main() -> ExitCode {
         Ok(tauri_app) => tauri_app,
         Err(error) => {
             tracing::error!(%error, "cannot start the window");
-            eprintln!("chaff-desktop: cannot start the window: {error}");
             runtime.block_on(app.shutdown());
             return ExitCode::FAILURE;
         }

@@ -31,14 +31,9 @@ export function operation(name) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** The tone a status is shown in: ok, bad, busy or idle. */
-export function tone(status) {
-  switch (status) {
-    case 'succeeded': case 'running_ok': case 'running': return status === 'running' ? 'busy' : 'ok';
-    case 'failed': case 'degraded': case 'absent': return 'bad';
-    case 'pending': return 'busy';
-    default: return 'idle';
-  }
+/** The tone a decky's state is shown in: ok, bad or idle. */
+export function deckyTone(state) {
+  return { running: 'ok', degraded: 'bad', absent: 'bad' }[state] ?? 'idle';
 }
 
 /** A decky's state as the fleet table shows it. */

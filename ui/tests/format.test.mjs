@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ago, eventSummary, operation, ports, tone } from '../js/format.js';
+import { ago, deckyTone, eventSummary, operation, ports } from '../js/format.js';
 
 test('ports', () => {
   assert.equal(ports([{ number: 22, transport: 'tcp' }, { number: 53, transport: 'udp' }]), '22/tcp, 53/udp');
@@ -18,9 +18,9 @@ test('relative time takes now as an argument', () => {
 
 test('labels and tones', () => {
   assert.equal(operation('add_service'), 'Add service');
-  assert.equal(tone('succeeded'), 'ok');
-  assert.equal(tone('failed'), 'bad');
-  assert.equal(tone('running'), 'busy');
+  assert.equal(deckyTone('running'), 'ok');
+  assert.equal(deckyTone('degraded'), 'bad');
+  assert.equal(deckyTone('unknown'), 'idle');
 });
 
 test('event summary shows who, where and the interesting field', () => {

@@ -598,7 +598,7 @@ fn serve_on(slug: &str, port: u16, env: &[(&str, &str)], preferred: u16) -> Sock
 /// nmap tries its TLS probe on first, as it does on 443:
 /// `CHAFF_HTTP_PROBE_SECS=300 cargo test -p chaff-sensor --test http_emulators -- --ignored --nocapture`
 #[test]
-#[ignore]
+#[ignore = "serves on loopback for manual probing; run by hand"]
 fn serve_for_manual_probing() {
     let secs: u64 = std::env::var("CHAFF_HTTP_PROBE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
     let apache = [("NODE_NAME", "web-01"), ("SERVER_HEADER", "Apache/2.4.57 (Debian)")];

@@ -442,7 +442,7 @@ fn invalid_configuration_is_refused_naming_the_variable() {
 /// Serves all four ports, per greeting persona, for a manual `nmap -sV`: run with
 /// `--ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "binds fixed privileged ports and waits for nmap; run by hand"]
 fn serve_for_nmap() {
     for distro in ["debian", "ubuntu22", "rocky9"] {
         for (slug, port) in [("pop3", 110), ("pop3", 995), ("imap", 143), ("imap", 993)] {

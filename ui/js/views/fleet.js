@@ -1,7 +1,7 @@
 // Fleet: every decky with its services, state and last mutation; actions per decky and in bulk.
 
 import { h, replace } from '../dom.js';
-import { ago, deckyState, tone } from '../format.js';
+import { ago, deckyState, deckyTone } from '../format.js';
 import { controlsFor, rawValues, readConfig, renderControls, showFieldError } from '../forms.js';
 
 export function createFleetView(ctx) {
@@ -60,7 +60,7 @@ export function createFleetView(ctx) {
       h('td', {}, decky.os_family),
       h('td', {}, decky.archetype ?? '—'),
       h('td', { class: 'chips' }, decky.services.map((service) => chip(decky, service))),
-      h('td', {}, h('span', { class: `badge ${tone(decky.state === 'running' ? 'succeeded' : decky.state)}` }, deckyState(decky.state)),
+      h('td', {}, h('span', { class: `badge ${deckyTone(decky.state)}` }, deckyState(decky.state)),
         busy ? h('div', { class: 'muted small' }, `${decky.last_operation.operation} ${decky.last_operation.status}`) : null),
       h('td', {}, ago(decky.last_mutated, Date.now())),
       h('td', { class: 'actions' },
