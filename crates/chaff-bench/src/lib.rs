@@ -123,11 +123,30 @@ pub fn bench_fleet(
     let mut ini = String::from("[general]\nname = bench\nnet = 10.200.0.0/20\n");
     for g in 0..deckies.div_ceil(group) {
         let amount = group.min(deckies - g * group);
-        let services: Vec<&str> = (0..services_per_decky)
-            .map(|k| pool[(g * services_per_decky + k) % pool.len()].as_str())
-            .collect();
+        let services = distinct_listeners(&catalogue, &pool, g * services_per_decky, services_per_decky);
         ini.push_str(&format!("\n[group{g}]\namount = {amount}\nservices = {}\n", services.join(", ")));
     }
     let options = ImportOptions { default_fleet_name: "bench", reserved: &[], now: 0 };
     import_ini(&ini, &catalogue, &options, &mut fastrand::Rng::with_seed(1)).expect("bench INI imports")
+}
+
+/// `count` services from `pool`, cycling from `start`, skipping any that would listen on a
+/// port an earlier pick holds (a decky refuses two services on one port).
+fn distinct_listeners(
+    catalogue: &chaff_engine::catalogue::Catalogue,
+    pool: &[String],
+    start: usize,
+    count: usize,
+) -> Vec<String> {
+    let mut picked: Vec<String> = Vec::with_capacity(count);
+    for slug in pool.iter().cycle().skip(start % pool.len()).take(pool.len()) {
+        if picked.len() == count {
+            break;
+        }
+        picked.push(slug.clone());
+        if catalogue.port_owners(&picked).is_err() {
+            picked.pop();
+        }
+    }
+    picked
 }
