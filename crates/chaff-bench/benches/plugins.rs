@@ -27,6 +27,8 @@ const LOAD_RUNS: usize = 5;
 const LOAD_ONCE: &str = "--load-once";
 /// Profiling mode: render through wasm repeatedly and nothing else.
 const PROFILE_RENDER: &str = "--profile-render";
+/// Workload rounds in profiling mode: enough that compiling the plugins at start-up is noise.
+const PROFILE_ROUNDS: usize = 100;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -40,7 +42,7 @@ fn main() {
     let work = workload(&host);
     if args.iter().any(|a| a == PROFILE_RENDER) {
         // For `perf record`: only the wasm render path, repeated.
-        (0..20).for_each(|_| render_wasm(&host, &work));
+        (0..PROFILE_ROUNDS).for_each(|_| render_wasm(&host, &work));
         return;
     }
 

@@ -8,7 +8,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances: the resolution of every time budget.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -18,10 +18,12 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// their name. A test keeps it in step with `Cargo.lock`.
 pub const WASMTIME_VERSION: &str = "48.0.8";
 
-/// Bytes at the start of each pooled memory kept resident between calls and reset by copying
+/// Bytes at the start of each pooled memory kept resident between calls and reset in place
 /// instead of being returned to the kernel. A plugin call touches a few pages near the start
-/// of its memory (stack, data, the first heap pages); faulting those in and `madvise`-ing them
-/// away again on every call was the largest cost of a call.
+/// of its memory (stack, data, the first pages of its heap); faulting those in and
+/// `madvise`-ing them away again on every call was the largest cost of a call. Where the
+/// kernel has `PAGEMAP_SCAN` (Linux 6.7+) only the pages the call dirtied are reset; on older
+/// kernels the whole window is.
 pub const POOL_KEEP_RESIDENT_BYTES: usize = 128 << 10;
 
 /// Plugin calls that can be in flight at once across the process. Instances come from a pool
@@ -40,6 +42,10 @@ const TABLES_PER_CALL: u32 = 16;
 /// are enforced below this by the store's limiter; this is only the slot size.
 pub const POOL_MAX_MEMORY_BYTES: usize = 256 << 20;
 
+/// Set (to anything) to have the engine write `/tmp/perf-<pid>.map`, so that `perf report`
+/// names the plugins' compiled functions. Diagnostics only; it costs nothing when unset.
+pub const PERFMAP_ENV: &str = "CHAFF_PLUGIN_PERFMAP";
+
 static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
 
 /// The engine, created (with its ticker thread) on first use.
@@ -50,6 +56,9 @@ pub fn engine() -> Result<&'static Engine, String> {
 fn create() -> Result<Engine, String> {
     let mut config = Config::new();
     config.epoch_interruption(true);
+    if std::env::var_os(PERFMAP_ENV).is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool()));
     let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
     let ticking = engine.clone();
@@ -76,7 +85,8 @@ fn pool() -> PoolingAllocationConfig {
         .max_tables_per_module(TABLES_PER_CALL)
         .max_memory_size(POOL_MAX_MEMORY_BYTES)
         .linear_memory_keep_resident(POOL_KEEP_RESIDENT_BYTES)
-        .table_keep_resident(POOL_KEEP_RESIDENT_BYTES);
+        .table_keep_resident(POOL_KEEP_RESIDENT_BYTES)
+        .pagemap_scan(Enabled::Auto);
     pool
 }
 

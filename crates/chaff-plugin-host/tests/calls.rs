@@ -335,3 +335,19 @@ fn the_builtin_strategies_pass_the_output_checks() {
         }
     }
 }
+
+/// The SDK's call heap starts with a 256 KiB arena and grows memory past it. A render whose
+/// input, fragment and JSON together need several times that still renders exactly, and the
+/// next call on the same plugin starts from a clean instance.
+#[test]
+fn a_render_larger_than_the_call_heap_arena_grows_it_and_the_next_call_starts_clean() {
+    let host = hostile_host();
+    let spec = host.service("ssh").unwrap();
+    let password = "p".repeat(200 << 10);
+    let raw: IndexMap<String, serde_json::Value> =
+        serde_json::from_value(json!({ "password": password })).unwrap();
+    let config = validate_config(spec, &raw).unwrap();
+    let fragment = host.render("ssh", &decky(), &config).unwrap();
+    assert_eq!(fragment["environment"]["SSH_ROOT_PASSWORD"], password.as_str());
+    assert_ssh_renders(&host);
+}

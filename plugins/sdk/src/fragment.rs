@@ -90,6 +90,6 @@ impl Fragment {
     }
 
     pub fn to_json(&self) -> String {
-        Value::Object(self.fields.clone()).to_string()
+        serde_json::to_string(&self.fields).expect("a JSON map always serialises")
     }
 }

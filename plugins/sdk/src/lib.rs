@@ -31,6 +31,8 @@ mod strategy;
 pub mod testing;
 
 #[cfg(target_arch = "wasm32")]
+mod call_heap;
+#[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 pub mod glue;
 
