@@ -19,8 +19,8 @@ use core::arch::wasm32;
 use core::cell::{Cell, UnsafeCell};
 use core::ptr;
 
-/// Bytes of heap in the module's initial memory. Rendering a fragment takes a few KiB; a
-/// catalogue or a plan of a few hundred deckies stays within this, larger inputs grow.
+/// Bytes of heap in the module's initial memory, sized for a call that renders one fragment
+/// or lists a catalogue. A call that needs more grows memory past it.
 pub const ARENA_BYTES: usize = 256 << 10;
 
 const WASM_PAGE: usize = 64 << 10;
