@@ -61,7 +61,7 @@ impl Bump {
     /// refuses (the memory limit), which the caller reports as a null allocation.
     fn grow(&self, size: usize, align: usize) -> bool {
         let (_, end) = self.bounds();
-        let pages = (size + align).div_ceil(WASM_PAGE).max(MIN_GROW_PAGES);
+        let pages = size.saturating_add(align).div_ceil(WASM_PAGE).max(MIN_GROW_PAGES);
         let old_pages = wasm32::memory_grow(0, pages);
         if old_pages == usize::MAX {
             return false;
