@@ -123,30 +123,14 @@ pub fn bench_fleet(
     let mut ini = String::from("[general]\nname = bench\nnet = 10.200.0.0/20\n");
     for g in 0..deckies.div_ceil(group) {
         let amount = group.min(deckies - g * group);
-        let services = distinct_listeners(&catalogue, &pool, g * services_per_decky, services_per_decky);
+        // Cycle through the pool from this group's offset; a decky refuses two services on
+        // one port (smtp and smtp_relay), so clashing picks are skipped.
+        let mut rotated = pool.clone();
+        rotated.rotate_left((g * services_per_decky) % pool.len());
+        let mut services = catalogue.without_port_clashes(rotated);
+        services.truncate(services_per_decky);
         ini.push_str(&format!("\n[group{g}]\namount = {amount}\nservices = {}\n", services.join(", ")));
     }
     let options = ImportOptions { default_fleet_name: "bench", reserved: &[], now: 0 };
     import_ini(&ini, &catalogue, &options, &mut fastrand::Rng::with_seed(1)).expect("bench INI imports")
-}
-
-/// `count` services from `pool`, cycling from `start`, skipping any that would listen on a
-/// port an earlier pick holds (a decky refuses two services on one port).
-fn distinct_listeners(
-    catalogue: &chaff_engine::catalogue::Catalogue,
-    pool: &[String],
-    start: usize,
-    count: usize,
-) -> Vec<String> {
-    let mut picked: Vec<String> = Vec::with_capacity(count);
-    for slug in pool.iter().cycle().skip(start % pool.len()).take(pool.len()) {
-        if picked.len() == count {
-            break;
-        }
-        picked.push(slug.clone());
-        if catalogue.port_owners(&picked).is_err() {
-            picked.pop();
-        }
-    }
-    picked
 }
